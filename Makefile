@@ -1,0 +1,45 @@
+# actionrec: `make demo` (set up + run the pipeline on the demo data), `make test` (set up + all tests).
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: setup demo data repro test test-fast lock clean
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements/lock.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install the pinned dependencies
+
+data: setup  ## (re)generate the embedded demo data and track it with DVC
+	$(PY) -m actionrec demo-data
+	dvc add -q data/raw/landmarks data/raw/videos
+
+repro: setup  ## run the DVC pipeline
+	dvc repro
+
+demo: data repro  ## set up, generate demo data, run the pipeline, show the leaderboard
+	@$(PY) -m actionrec leaderboard
+	@echo "Compare runs in the MLflow UI:  $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db  (then open http://127.0.0.1:5000)"
+
+test: setup  ## run every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
+	$(PY) -m pytest -q
+
+test-fast: setup  ## unit tests only
+	$(PY) -m pytest -q -m "not slow and not pipeline and not realdata"
+
+lock:  ## re-resolve requirements/base.in into requirements/lock.txt
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install -q -r requirements/base.in
+	.lockvenv/bin/pip freeze > requirements/lock.txt && rm -rf .lockvenv
+
+clean:  ## remove pipeline outputs (not the raw data)
+	rm -rf data/interim data/processed models reports mlflow.db

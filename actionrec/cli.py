@@ -1,0 +1,68 @@
+"""`actionrec` command line (also `python -m actionrec`)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+DEMO_LANDMARKS = Path("data/raw/landmarks")
+DEMO_VIDEOS = Path("data/raw/videos")
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from actionrec.demo.landmarks import generate_demo_landmarks
+    from actionrec.demo.videos import generate_demo_videos
+
+    csvs = generate_demo_landmarks(args.landmarks, seed=args.seed)
+    clips = generate_demo_videos(args.videos, seed=args.seed)
+    print(f"demo data: {len(csvs)} landmark sessions in {args.landmarks}, {len(clips)} clips in {args.videos}")
+    return 0
+
+
+def _import_ucf101(args: argparse.Namespace) -> int:
+    from actionrec.params import load_params
+    from actionrec.videoset import import_ucf101
+
+    classes = args.classes or load_params(args.params).data.labels
+    n = import_ucf101(args.src, args.splits, args.dest, classes)
+    print(f"imported {n} clips of {len(classes)} classes into {args.dest}; next: dvc add {args.dest} && dvc repro")
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    path = Path("reports/leaderboard.md")
+    if not path.is_file():
+        print("no leaderboard yet: run `dvc repro`", file=sys.stderr)
+        return 1
+    print(path.read_text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="actionrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="generate the embedded demo data (deterministic from a seed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--landmarks", type=Path, default=DEMO_LANDMARKS, help="where session CSVs go")
+    p.add_argument("--videos", type=Path, default=DEMO_VIDEOS, help="where demo clips go (<Class>/...)")
+    p.set_defaults(func=_demo_data)
+
+    p = sub.add_parser("import-ucf101", help="copy a UCF101 subset (classes from params.yaml) and its split lists")
+    p.add_argument("src", type=Path, help="UCF101 folder with one sub-folder per class")
+    p.add_argument("--splits", type=Path, help="folder with classInd.txt, trainlist0N.txt, testlist0N.txt")
+    p.add_argument("--dest", type=Path, default=DEMO_VIDEOS)
+    p.add_argument("--classes", nargs="+", help="default: data.labels of params.yaml")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    p.set_defaults(func=_import_ucf101)
+
+    p = sub.add_parser("leaderboard", help="print reports/leaderboard.md")
+    p.set_defaults(func=_leaderboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)

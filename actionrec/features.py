@@ -1,0 +1,96 @@
+"""The ONE feature transform, shared by training, evaluation, live inference and the web app.
+
+``transform`` maps landmarks ``(frames, landmarks, 4)`` to a feature matrix ``(frames, F)``:
+
+* ``none``: the raw seed features (x, y, z, v of each selected landmark, file order);
+* ``body_centred``: x, y, z translated by the shoulder midpoint and divided by the shoulder
+  width, so stepping around or towards/away from the camera does not change the features;
+* ``body_aligned``: ``body_centred`` plus an in-plane rotation that levels the shoulders, so a
+  tilted camera does not change them either.
+
+Missing parts (NaN) become 0 after the transform, with one 0/1 "detected" flag per part, so
+models never see NaN.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from actionrec.schema import CHANNELS, LEFT_SHOULDER, RIGHT_SHOULDER, Layout, Part, part_slice
+
+_EPS = 1e-6
+
+
+class FeatureSpec(BaseModel):
+    """Which landmarks become features, and how they are normalised."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["none", "body_centred", "body_aligned"] = "body_centred"
+    parts: list[Part] = Field(default_factory=lambda: [Part.POSE], min_length=1)
+    visibility: bool = True
+
+    def required_layout(self) -> Layout:
+        """The smallest layout that holds every selected part."""
+        for layout in Layout:
+            if set(self.parts) <= set(layout.parts):
+                return layout
+        raise AssertionError("unreachable: HOLISTIC_HANDS holds every part")
+
+    def check_layout(self, layout: Layout, source: str = "input") -> None:
+        missing = [p.value for p in self.parts if p not in layout.parts]
+        if missing:
+            raise ValueError(
+                f"{source}: features need {', '.join(missing)} landmarks but the data has "
+                f"layout '{layout.value}' ({layout.n_landmarks} landmarks); set features.parts "
+                "to parts the data holds"
+            )
+
+    def names(self) -> list[str]:
+        """Feature names, in column order."""
+        chans = CHANNELS if self.visibility else CHANNELS[:3]
+        names = []
+        for part in self.parts:
+            sl = part_slice(part)
+            names += [f"{c}{i + 1}" for i in range(sl.start, sl.stop) for c in chans]
+        return names + [f"{p.value}_detected" for p in self.parts]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.names())
+
+
+def _normalise(coords: np.ndarray, rotate: bool) -> np.ndarray:
+    """Body-centre (and optionally level) x, y, z of every frame by its shoulders."""
+    out = coords.copy()
+    left, right = coords[:, LEFT_SHOULDER, :3], coords[:, RIGHT_SHOULDER, :3]
+    centre = (left + right) / 2
+    delta = left[:, :2] - right[:, :2]
+    width = np.maximum(np.linalg.norm(delta, axis=1), _EPS)
+    out[..., :3] = (coords[..., :3] - centre[:, None, :]) / width[:, None, None]
+    if rotate:
+        angle = np.arctan2(delta[:, 1], delta[:, 0])
+        cos, sin = np.cos(-angle)[:, None], np.sin(-angle)[:, None]
+        x, y = out[..., 0].copy(), out[..., 1].copy()
+        out[..., 0], out[..., 1] = cos * x - sin * y, sin * x + cos * y
+    return out
+
+
+def transform(coords: np.ndarray, spec: FeatureSpec, source: str = "input") -> np.ndarray:
+    """Landmarks ``(frames, landmarks, 4)`` -> float32 features ``(frames, spec.n_features)``."""
+    if coords.ndim != 3 or coords.shape[2] != len(CHANNELS):
+        raise ValueError(f"{source}: expected landmarks (frames, landmarks, 4), got {coords.shape}")
+    spec.check_layout(Layout.from_n_landmarks(coords.shape[1]), source)
+    coords = coords.astype(np.float32, copy=False)
+    if spec.kind != "none":
+        coords = _normalise(coords, rotate=spec.kind == "body_aligned")
+    n_chan = len(CHANNELS) if spec.visibility else 3
+    blocks, detected = [], []
+    for part in spec.parts:
+        block = coords[:, part_slice(part), :n_chan]
+        detected.append(~np.isnan(block).all(axis=(1, 2)))
+        blocks.append(block.reshape(len(coords), -1))
+    feats = np.concatenate([*blocks, np.stack(detected, axis=1)], axis=1).astype(np.float32)
+    return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)

@@ -1,0 +1,1 @@
+"""Action classifiers: landmark LSTM, pixel ConvLSTM and the one torch training loop."""

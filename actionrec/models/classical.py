@@ -1,0 +1,75 @@
+"""The four seed scikit-learn pipelines, built from params.yaml, and their safe (skops) storage."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from actionrec.params import ClassicalParams
+
+MODEL_NAMES = ("lr", "ridge", "rf", "gb")
+
+
+def build_pipelines(params: ClassicalParams, seed: int) -> dict[str, Pipeline]:
+    """StandardScaler + each seed classifier, hyper-parameters from params, seeded."""
+    estimators: dict[str, ClassifierMixin] = {
+        "lr": LogisticRegression(C=params.lr.C, max_iter=params.lr.max_iter, random_state=seed),
+        "ridge": RidgeClassifier(alpha=params.ridge.alpha),
+        "rf": RandomForestClassifier(
+            n_estimators=params.rf.n_estimators,
+            max_depth=params.rf.max_depth,
+            min_samples_leaf=params.rf.min_samples_leaf,
+            random_state=seed,
+            n_jobs=1,
+        ),
+        "gb": GradientBoostingClassifier(
+            n_estimators=params.gb.n_estimators,
+            learning_rate=params.gb.learning_rate,
+            max_depth=params.gb.max_depth,
+            subsample=params.gb.subsample,
+            random_state=seed,
+        ),
+    }
+    return {name: make_pipeline(StandardScaler(), est) for name, est in estimators.items()}
+
+
+def predict_proba(model: Pipeline, x: np.ndarray) -> np.ndarray:
+    """Class probabilities; RidgeClassifier has none, so its decision scores go through softmax."""
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(x)
+    scores = model.decision_function(x)
+    if scores.ndim == 1:
+        scores = np.column_stack([-scores, scores])
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def save_skops(model: Pipeline, path: Path) -> None:
+    """Write a fitted pipeline with skops (not pickle), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        sio.dump(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_skops(path: Path) -> Pipeline:
+    """Load a pipeline written by ``save_skops``; only scikit-learn and numpy types are trusted."""
+    untrusted = sio.get_untrusted_types(file=path)
+    foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
+    if foreign:
+        raise ValueError(f"{path}: refusing to load unexpected types {foreign}")
+    return sio.load(path, trusted=untrusted)

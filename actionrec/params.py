@@ -1,0 +1,158 @@
+"""Typed view of params.yaml: a wrong key or value fails at once, naming the key."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from actionrec.extract import ClipParams, ExtractParams
+from actionrec.features import FeatureSpec
+from actionrec.models.train import TrainConfig
+from actionrec.validation import ClipValidationParams, ValidationParams
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataParams(Strict):
+    landmarks_dir: Path = Path("data/raw/landmarks")
+    videos_dir: Path = Path("data/raw/videos")
+    labels: list[str] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> "DataParams":
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels must be unique, got {self.labels}")
+        return self
+
+
+class SplitParams(Strict):
+    strategy: Literal["group", "random_frames"] = "group"
+    test_size: float = Field(0.3, gt=0, lt=1)
+    val_size: float = Field(0.2, gt=0, lt=1)
+    purge_frames: int = Field(10, ge=0)
+    official_split: int | None = Field(1, ge=1, le=3)
+
+
+class ValidateParams(Strict):
+    landmarks: ValidationParams
+    clips: ClipValidationParams
+
+
+class LogRegParams(Strict):
+    C: float = Field(1.0, gt=0)
+    max_iter: int = Field(1000, ge=1)
+
+
+class RidgeParams(Strict):
+    alpha: float = Field(1.0, gt=0)
+
+
+class ForestParams(Strict):
+    n_estimators: int = Field(200, ge=1)
+    max_depth: int | None = Field(None, ge=1)
+    min_samples_leaf: int = Field(1, ge=1)
+
+
+class BoostingParams(Strict):
+    n_estimators: int = Field(100, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    max_depth: int = Field(3, ge=1)
+    subsample: float = Field(1.0, gt=0, le=1)
+
+
+class ClassicalParams(Strict):
+    lr: LogRegParams = LogRegParams()
+    ridge: RidgeParams = RidgeParams()
+    rf: ForestParams = ForestParams()
+    gb: BoostingParams = BoostingParams()
+    max_train_frames: int | None = Field(None, ge=1)
+
+
+class LstmParams(Strict):
+    window: Literal[20, 30, 60] = 30
+    stride: int = Field(10, ge=1)
+    hidden: int = Field(128, ge=1)
+    layers: int = Field(2, ge=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    train: TrainConfig
+
+
+class ConvLstmParams(Strict):
+    hidden: list[int] = Field(default_factory=lambda: [16, 16, 16, 16], min_length=1)
+    kernel: int = Field(3, ge=1)
+    dropout: float = Field(0.25, ge=0, lt=1)
+    train: TrainConfig
+
+
+class EvaluateParams(Strict):
+    rank_by: Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"] = (
+        "clip_macro_f1"
+    )
+
+
+class MlflowParams(Strict):
+    experiment: str = "actionrec"
+
+
+class Params(Strict):
+    """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map)."""
+
+    seed: int = 42
+    data: DataParams
+    validate_: ValidateParams = Field(alias="validate")
+    split: SplitParams = SplitParams()
+    features: FeatureSpec = FeatureSpec()
+    extract_landmarks: ExtractParams = ExtractParams()
+    extract_clips: ClipParams = ClipParams()
+    classical: ClassicalParams = ClassicalParams()
+    lstm: LstmParams
+    convlstm: ConvLstmParams
+    evaluate: EvaluateParams = EvaluateParams()
+    mlflow: MlflowParams = MlflowParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labels_from_data(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        labels = (raw.get("data") or {}).get("labels")
+        for section in ("landmarks", "clips"):
+            checks = (raw.get("validate") or {}).get(section)
+            if isinstance(checks, dict):
+                if "labels" in checks:
+                    raise ValueError(f"validate.{section}.labels: remove it; labels come from data.labels")
+                raw["validate"][section] = {**checks, "labels": labels}
+        return raw
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing, unparsable, or has a wrong key or value."""
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid parameters"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and check params.yaml."""
+    path = Path(path)
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_describe(err, path)) from None

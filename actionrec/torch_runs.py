@@ -1,0 +1,90 @@
+"""Train one torch model, log it to MLflow and write it to models/ (shared by LSTM and ConvLSTM)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.models import infer_signature
+from torch import nn
+from torch.utils.data import Dataset
+
+from actionrec import tracking
+from actionrec.models.train import TrainConfig, fit, model_spec, plot_history, resolve_device, save_checkpoint
+from actionrec.stage import write_text
+
+PIP = ("torch", "numpy")
+
+
+class _Wrapped(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: float32 array in (sequence windows or clips), class probabilities out."""
+
+    def load_context(self, context: Any) -> None:
+        from actionrec.models.train import load_checkpoint
+
+        self.model, self.manifest = load_checkpoint(context.artifacts["weights"])
+
+    def predict(self, context: Any, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
+        return batch_proba(self.model, self.manifest["arch"], model_input)
+
+
+def batch_proba(model: nn.Module, arch: str, batch: np.ndarray) -> np.ndarray:
+    """Probabilities for a full-length float32 batch (LSTM windows or ConvLSTM clips)."""
+    x = torch.as_tensor(np.asarray(batch, dtype=np.float32))
+    with torch.no_grad():
+        if arch == "lstm":
+            logits = model(x, torch.full((x.shape[0],), x.shape[1], dtype=torch.long))
+        else:
+            logits = model(x)
+    return torch.softmax(logits, dim=1).numpy()
+
+
+def train_and_log(
+    *,
+    name: str,
+    model: nn.Module,
+    train_ds: Dataset,
+    val_ds: Dataset,
+    cfg: TrainConfig,
+    manifest: dict[str, Any],
+    params: dict[str, Any],
+    out_dir: Path,
+    curves_csv: Path,
+    example: np.ndarray,
+    experiment: str,
+    inputs: list[Path],
+) -> dict[str, Any]:
+    """Fit with the shared loop; MLflow run with curves, params, model; state_dict + manifest."""
+    tracking.setup(experiment)
+    device = str(resolve_device(cfg.device))
+    tags = {**tracking.lineage_tags(f"train_{name}", inputs, device), "model.kind": manifest["kind"], "model.name": name}
+    with mlflow.start_run(run_name=name, tags=tags) as run:
+        mlflow.log_params(tracking.flatten(params))
+        mlflow.log_metrics({"train_samples": len(train_ds), "val_samples": len(val_ds)})
+        result = fit(model, train_ds, val_ds, cfg, on_epoch=lambda row: mlflow.log_metrics(
+            {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])))
+        history = pd.DataFrame(result.history)
+        write_text(curves_csv, history.to_csv(index=False))
+        png = curves_csv.with_suffix(".png")
+        plot_history(result.history, png)
+        mlflow.log_artifact(str(png), artifact_path="curves")
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(history["val_acc"].max())})
+        model = model.cpu().eval()
+        full = {**manifest, **model_spec(model), "name": name, "model_file": "model.pt",
+                "mlflow_run_id": run.info.run_id, "lineage": tags, "device": result.device, "best_epoch": result.best_epoch}
+        weights = out_dir / "model.pt"
+        save_checkpoint(model, weights, full)
+        out = batch_proba(model, full["arch"], example)
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_Wrapped(),
+            artifacts={"weights": str(weights), "manifest": str(weights.with_suffix(".json"))},
+            signature=infer_signature(example, out),
+            input_example=example,
+            pip_requirements=tracking.pip_requirements(*PIP),
+            code_paths=[str(Path(__file__).parent)],
+        )
+    return {"best_epoch": result.best_epoch, "epochs": len(history), "val_acc": float(history["val_acc"].max()), "device": result.device}

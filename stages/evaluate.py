@@ -1,0 +1,67 @@
+"""DVC stage evaluate: every trained model on the held-out split, one leaderboard."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from actionrec import tracking
+from actionrec.corpus import load_recordings, model_inputs
+from actionrec.evaluation import evaluate_predictions, leaderboard_markdown, plot_confusion
+from actionrec.params import Params
+from actionrec.predictors import load_predictor
+from actionrec.stage import run_stage, write_json, write_text
+
+SPLIT = Path("data/processed/split.csv")
+MODELS = Path("models")
+REPORTS = Path("reports")
+
+
+def _manifests() -> list[Path]:
+    paths = sorted(MODELS.glob("*/*.json"))
+    return [p for p in paths if p.parent.name != "package" and "kind" in json.loads(p.read_text())]
+
+
+@run_stage("evaluate")
+def main(params: Params) -> str:
+    by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
+    split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
+    tracking.setup(params.mlflow.experiment)
+    metrics, rows = {}, []
+    for manifest in _manifests():
+        pred = load_predictor(manifest)
+        inputs, y, clip_ids = model_inputs(pred, split, "test", by_id)
+        if len(y) == 0:
+            continue
+        result = evaluate_predictions(pred.predict_proba(inputs), y, clip_ids, pred.labels)
+        key = f"{manifest.parent.name}-{pred.name}" if manifest.parent.name == "classical" else pred.name
+        flat = {
+            "sample_accuracy": result["sample"]["accuracy"],
+            "sample_macro_f1": result["sample"]["macro_f1"],
+            "clip_accuracy": result["clip"]["accuracy"],
+            "clip_macro_f1": result["clip"]["macro_f1"],
+        }
+        metrics[key] = {**flat, "n_samples": result["n_samples"], "n_clips": result["n_clips"]}
+        rows.append({"model": key, "kind": pred.kind, "n_clips": result["n_clips"], **flat})
+        table = result["predictions"]
+        write_text(REPORTS / "predictions" / f"{key}.csv", table.to_csv(index=False))
+        png = REPORTS / "confusion" / f"{key}.png"
+        plot_confusion(list(table["actual"]), list(table["predicted"]), pred.labels, f"{key} (test clips)", png)
+        write_json(REPORTS / "per_class" / f"{key}.json", {"sample": result["sample"]["per_class"], "clip": result["clip"]["per_class"]})
+        run_id = pred.manifest.get("mlflow_run_id")
+        if run_id:
+            with mlflow.start_run(run_id=run_id):
+                mlflow.log_metrics({f"test_{k}": v for k, v in flat.items()})
+                mlflow.log_artifact(str(png), artifact_path="evaluation")
+    rows.sort(key=lambda r: (-r[params.evaluate.rank_by], r["model"]))
+    split_note = "Split methods: " + ", ".join(sorted(set(split["method"]))) + " (see reports/split.json)."
+    write_json(REPORTS / "metrics.json", metrics)
+    write_text(REPORTS / "leaderboard.md", leaderboard_markdown(rows, params.evaluate.rank_by, split_note))
+    best = rows[0] if rows else None
+    return f"{len(rows)} models; best {best['model']} {params.evaluate.rank_by}={best[params.evaluate.rank_by]:.3f}" if best else "no models"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""DVC stage split: a deterministic, leak-free train/val/test manifest of frame segments."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from actionrec.corpus import load_recordings
+from actionrec.params import Params
+from actionrec.split import check_no_leak, make_split, read_official_split, split_summary
+from actionrec.stage import run_stage, write_json, write_text
+
+OUT = Path("data/processed/split.csv")
+REPORT = Path("reports/split.json")
+log = logging.getLogger("actionrec.split")
+
+
+@run_stage("split")
+def main(params: Params) -> str:
+    recordings = load_recordings(params.data.landmarks_dir)
+    official = {}
+    if params.split.official_split is not None:
+        official = read_official_split(params.data.videos_dir, params.split.official_split)
+        missing = sorted(set(official) - {r.session_id for r in recordings})
+        if missing:
+            log.warning(
+                "%d clips listed in %s split %d are missing or were excluded: %s",
+                len(missing), params.data.videos_dir, params.split.official_split, ", ".join(missing[:10]),
+            )
+    split = make_split(recordings, params.split, params.seed, official)
+    check_no_leak(split)
+    summary = split_summary(split)
+    write_text(OUT, split.to_csv(index=False))
+    temporal = sorted(set(split.loc[split["method"] == "temporal", "label"]))
+    write_json(
+        REPORT,
+        {
+            "strategy": params.split.strategy,
+            "methods": sorted(set(split["method"])),
+            "temporal_classes": temporal,
+            "per_class": summary.to_dict(orient="records"),
+        },
+    )
+    counts = split.groupby("subset")["session_id"].nunique().to_dict()
+    note = f"; temporal split for {temporal}" if temporal else ""
+    return f"{len(recordings)} recordings -> " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + note
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""DVC stage train_lstm: an LSTM on windows of per-frame landmark features."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from actionrec.corpus import load_recordings, window_samples
+from actionrec.labels import LabelMap
+from actionrec.models.lstm import LandmarkLSTM
+from actionrec.models.train import SequenceDataset, seed_everything
+from actionrec.params import Params
+from actionrec.stage import StageError, run_stage
+from actionrec.torch_runs import train_and_log
+
+SPLIT = Path("data/processed/split.csv")
+
+
+@run_stage("train_lstm")
+def main(params: Params) -> str:
+    cfg, p = params.lstm.train, params.lstm
+    by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
+    split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
+    labels = LabelMap(params.data.labels)
+    data = {}
+    for subset in ("train", "val"):
+        seqs, names, _ = window_samples(split, subset, by_id, params.features, p.window, p.stride)
+        if not seqs:
+            raise StageError(f"{SPLIT}: no {subset} windows for the LSTM")
+        data[subset] = SequenceDataset(seqs, labels.encode(names, str(SPLIT)), p.window)
+    seed_everything(cfg.seed)
+    model = LandmarkLSTM(params.features.n_features, len(labels), p.hidden, p.layers, p.dropout)
+    example = np.stack([data["val"][i][0].numpy() for i in range(min(2, len(data["val"])))])
+    result = train_and_log(
+        name="lstm",
+        model=model,
+        train_ds=data["train"],
+        val_ds=data["val"],
+        cfg=cfg,
+        manifest={"kind": "sequence", "labels": labels.labels, "features": params.features.model_dump(mode="json"),
+                  "window": p.window, "stride": p.stride},
+        params={"lstm": p.model_dump(mode="json"), "features": params.features.model_dump(mode="json"), "seed": params.seed},
+        out_dir=Path("models/lstm"),
+        curves_csv=Path("reports/curves/lstm.csv"),
+        example=example,
+        experiment=params.mlflow.experiment,
+        inputs=[SPLIT],
+    )
+    return (f"{len(data['train'])} train / {len(data['val'])} val windows, best epoch {result['best_epoch']} "
+            f"of {result['epochs']}, val acc {result['val_acc']:.3f} on {result['device']}")
+
+
+if __name__ == "__main__":
+    main()
