@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -279,13 +280,40 @@ def _clip_entry(path: Path, params: ClipParams) -> dict[str, np.ndarray]:
 
 
 _WORKER: dict[str, Any] = {}
+# MediaPipe's native info/warning lines (absl/glog, TFLite), printed at every graph start.
+_NATIVE_LOG = re.compile(
+    rb"^(?:[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\]|WARNING: All log messages before absl::"
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate)"
+)
 
 
-def _init_worker(kind: Kind, params_json: str, cache_dir: str) -> None:
+def _filter_native_logs() -> None:
+    """Drop MediaPipe's native info/warning lines from this (worker) process's stderr.
+
+    They bypass Python and cannot be switched off (mediapipe#5737), so fd 2 goes through a
+    pipe whose reader forwards every other line (errors, Python tracebacks) unchanged.
+    """
+    read_fd, write_fd = os.pipe()
+    original = os.dup(2)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+
+    def pump() -> None:
+        with os.fdopen(read_fd, "rb") as src, os.fdopen(original, "wb", buffering=0) as dst:
+            for line in src:
+                if not _NATIVE_LOG.match(line):
+                    dst.write(line)
+
+    threading.Thread(target=pump, name="stderr-filter", daemon=True).start()
+
+
+def _init_worker(kind: Kind, params_json: str, cache_dir: str, in_pool: bool = True) -> None:
     """Pool initializer: parse params once and create this process's one Holistic."""
     import cv2
 
-    cv2.setNumThreads(1)  # the processes already fill the cores
+    if in_pool:
+        _filter_native_logs()
+        cv2.setNumThreads(1)  # the processes already fill the cores
     params = (ExtractParams if kind == "landmarks" else ClipParams).model_validate_json(params_json)
     _WORKER.update(kind=kind, params=params, cache_dir=Path(cache_dir))
     _WORKER["holistic"] = make_holistic(params) if kind == "landmarks" else None
@@ -314,7 +342,7 @@ def _run_tasks(
     init = (kind, params.model_dump_json(), str(cache_dir))
     n_proc = min(params.workers, len(tasks))
     if n_proc == 1:
-        _init_worker(*init)
+        _init_worker(*init, in_pool=False)
         try:
             yield from map(_compute, tasks)
         finally:

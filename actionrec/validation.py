@@ -31,10 +31,10 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,7 +46,6 @@ from actionrec.schema import (
     FRAME_COL,
     LABEL_COL,
     SESSION_COL,
-    CsvFormat,
     CsvSchema,
     Part,
     landmark_columns,
@@ -68,7 +67,7 @@ CLIP_STATUSES = ("ok", "decode_error", "no_person", "too_short")
 CLIP_INDEX_COLUMNS = (
     "clip", "label", "group", "status", "message", "n_frames",
     "pose_rate", "face_rate", "left_hand_rate", "right_hand_rate",
-)  # fmt: skip
+)
 
 _MEANING = {
     "min_xy": "smallest x/y of the detected landmarks in a frame",
@@ -157,11 +156,14 @@ class FileReport:
 def _batch_definition() -> "BatchDefinition":
     """One ephemeral context per process: a pandas asset whose batches are passed in."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    gx_log = logging.getLogger("great_expectations")
-    if gx_log.level == logging.NOTSET:  # GX logs hundreds of INFO lines on import
-        gx_log.setLevel(logging.WARNING)
+    quiet = logging.getLogger("great_expectations").level == logging.NOTSET
+    if quiet:  # GX logs hundreds of INFO lines on import
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    if quiet:  # this module pins its own logger to INFO
+        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -169,8 +171,9 @@ def _batch_definition() -> "BatchDefinition":
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
-def _gxe():  # noqa: ANN202 - the great_expectations.expectations module
-    _batch_definition()  # sets the environment before the first import
+def _gxe() -> ModuleType:
+    """``great_expectations.expectations``, imported after the context is set up."""
+    _batch_definition()
     import great_expectations.expectations as gxe
 
     return gxe
@@ -192,7 +195,7 @@ def _validate(
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     results = batch.validate(suite, result_format=result_format).results
     order = {(e.expectation_type, getattr(e, "column", None)): i
-             for i, e in enumerate(expectations)}  # fmt: skip
+             for i, e in enumerate(expectations)}
 
     def position(r: "ExpectationValidationResult") -> int:
         return order[(r.expectation_config.type, r.expectation_config.kwargs.get("column"))]
@@ -211,36 +214,35 @@ def _exception_message(result: "ExpectationValidationResult") -> str | None:
     return None
 
 
-def _describe(kwargs: dict) -> str:
+def _describe(expectation: str, kwargs: dict) -> str:
     """What an expectation asked for, in words."""
     column = kwargs.get("column")
     subject = f"{column} ({_MEANING[column]})" if column in _MEANING else str(column)
     lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
-    bounds = (
-        f"between {lo} and {hi}" if lo is not None and hi is not None
-        else f">= {lo}" if lo is not None else f"<= {hi}"
-    )  # fmt: skip
-    if "value_set" in kwargs:
-        return f"{subject} in {sorted(map(str, kwargs['value_set']))}"
-    if "column_list" in kwargs:
-        return f"columns are the schema's {len(kwargs['column_list'])} columns, in order"
-    if "column_set" in kwargs:
-        return f"columns include {sorted(kwargs['column_set'])}"
-    if lo is None and hi is None:
-        return f"{subject}: no nulls" if "null" in kwargs["_type"] else f"{subject}: unique"
-    if kwargs["_type"].endswith("mean_to_be_between"):
-        return f"mean of {subject} {bounds}"
+    limits = [f">= {lo}" if lo is not None else "", f"<= {hi}" if hi is not None else ""]
+    bounds = " and ".join(filter(None, limits))
     mostly = kwargs.get("mostly", 1.0)
     share = "" if mostly >= 1.0 else f" for at least {mostly:.0%} of rows"
-    return f"{subject} {bounds}{share}"
+    words = {
+        "expect_table_columns_to_match_ordered_list":
+            f"columns are the schema's {len(kwargs.get('column_list', []))} columns, in order",
+        "expect_table_columns_to_match_set": f"columns include {kwargs.get('column_set')}",
+        "expect_table_row_count_to_be_between": f"row count {bounds}",
+        "expect_column_values_to_not_be_null": f"{subject}: no nulls",
+        "expect_column_values_to_be_unique": f"{subject}: unique",
+        "expect_column_values_to_be_in_set": f"{subject} in {kwargs.get('value_set')}",
+        "expect_column_mean_to_be_between": f"mean of {subject} {bounds}",
+        "expect_column_values_to_be_between": f"{subject} {bounds}{share}",
+    }
+    return words.get(expectation, f"{expectation} {kwargs}")
 
 
 def _check(result: "ExpectationValidationResult", index_column: str | None) -> CheckResult:
     """Flatten a GX result; example rows come from ``index_column`` of unexpected rows."""
     config = result.expectation_config
-    kwargs = {**config.kwargs, "_type": config.type}
+    kwargs = config.kwargs
     res = result.result or {}
-    details = _describe(kwargs)
+    details = _describe(config.type, kwargs)
     error = _exception_message(result)
     if error:
         details += f"; GX error: {error}"
@@ -255,7 +257,7 @@ def _check(result: "ExpectationValidationResult", index_column: str | None) -> C
     examples = res.get("partial_unexpected_index_list") or []
     rows = [int(e[index_column]) for e in examples if index_column and index_column in e]
     return CheckResult(config.type, kwargs.get("column"), bool(result.success), observed,
-                       details, rows)  # fmt: skip
+                       details, rows)
 
 
 def _run_checks(
@@ -280,7 +282,7 @@ def frame_summary(
     block = df.iloc[:, len(schema.meta_columns):]
     if list(block.columns) != coord_cols:  # wrong order: select by name (slower)
         block = df[coord_cols]
-    values = block.to_numpy(dtype=np.float64).reshape(n, -1, len(CHANNELS))
+    values = block.to_numpy(dtype=np.float64).reshape(n, schema.layout.n_landmarks, len(CHANNELS))
     summary = {
         ROW_COL: np.arange(1, n + 1) if rows is None else np.asarray(rows, dtype=np.int64),
         LABEL_COL: df[LABEL_COL].to_numpy(dtype=object),
@@ -300,8 +302,8 @@ def _part_flags(nan: np.ndarray, schema: CsvSchema) -> dict[str, np.ndarray]:
     n_null = np.zeros(nan.shape[0], dtype=np.int64)
     for part in schema.layout.parts:
         span = part_slice(part)
-        counts = np.count_nonzero(nan[:, span].reshape(nan.shape[0], -1), axis=1)
         size = (span.stop - span.start) * len(CHANNELS)
+        counts = np.count_nonzero(nan[:, span].reshape(len(nan), size), axis=1)
         missing = counts == size
         n_null += np.where(missing, 0, counts)
         if part in (Part.POSE, Part.FACE):
@@ -327,7 +329,8 @@ def _summary_expectations(summary: pd.DataFrame, params: ValidationParams) -> li
     gxe = _gxe()
     (xy_lo, xy_hi), (z_lo, z_hi) = params.xy_range, params.z_range
     required = [c for c in (LABEL_COL, SESSION_COL, FRAME_COL) if c in summary.columns]
-    expectations = [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in required]
+    expectations = [gxe.ExpectTableRowCountToBeBetween(min_value=1)]
+    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in required]
     expectations += [
         gxe.ExpectColumnValuesToBeInSet(column=LABEL_COL, value_set=params.labels),
         gxe.ExpectColumnValuesToBeBetween(column="n_null_required", min_value=0, max_value=0),
@@ -344,7 +347,7 @@ def _summary_expectations(summary: pd.DataFrame, params: ValidationParams) -> li
     if "face_missing" in summary.columns:
         expectations.append(gxe.ExpectColumnMeanToBeBetween(
             column="face_missing", min_value=0.0, max_value=params.max_missing_face_share
-        ))  # fmt: skip
+        ))
     return expectations
 
 
@@ -362,7 +365,7 @@ def _count_checks(summary: pd.DataFrame, params: ValidationParams) -> list[Check
         tables.append(pd.DataFrame({
             key_col: counts.index.map(str).to_numpy(dtype=object),
             count_col: counts.to_numpy(dtype=np.float64),  # float: NaN pads the shorter table
-        }))  # fmt: skip
+        }))
         expectations.append(gxe.ExpectColumnValuesToBeBetween(column=count_col,
                                                                min_value=minimum))
     counts_table = pd.concat(tables, axis=1)
@@ -371,7 +374,7 @@ def _count_checks(summary: pd.DataFrame, params: ValidationParams) -> list[Check
 
 
 def _count_check(result: "ExpectationValidationResult", key_col: str,
-                 summary: pd.DataFrame) -> CheckResult:  # fmt: skip
+                 summary: pd.DataFrame) -> CheckResult:
     """Name the small groups and point at their first rows in the file."""
     check = _check(result, None)
     unexpected = (result.result or {}).get("partial_unexpected_index_list") or []
@@ -393,12 +396,13 @@ def _column_check(df: pd.DataFrame, expected: list[str]) -> CheckResult:
     result = _validate(df.iloc[:0], [expectation], [])[0]
     check = _check(result, None)
     got = [str(c) for c in df.columns]
-    missing = [c for c in expected if c not in set(got)]
-    extra = [c for c in got if c not in set(expected)]
+    got_set, expected_set = set(got), set(expected)
+    missing = [c for c in expected if c not in got_set]
+    extra = [c for c in got if c not in expected_set]
     moved = [f"position {i + 1}: '{g}' (expected '{e}')"
-             for i, (g, e) in enumerate(zip(got, expected)) if g != e]  # fmt: skip
+             for i, (g, e) in enumerate(zip(got, expected)) if g != e]
     check.observed = {"n_columns": len(got), "missing": missing[:MAX_EXAMPLES],
-                      "unexpected": extra[:MAX_EXAMPLES], "mismatched": moved[:5]}  # fmt: skip
+                      "unexpected": extra[:MAX_EXAMPLES], "mismatched": moved[:5]}
     if not check.success:
         first = moved[0] if moved else f"end: missing {missing[:3]}, unexpected {extra[:3]}"
         check.details += f"; first difference at {first}"
@@ -455,50 +459,65 @@ def _exclusion_reason(clip: pd.Series, params: ClipValidationParams) -> str:
     return f"pose rate {clip['pose_rate']:.2f} < {params.min_pose_rate}"
 
 
+def _clip_frame(index: pd.DataFrame, usable: np.ndarray) -> pd.DataFrame:
+    """What the clip expectations run on; frame counts and pose rates of ok clips only."""
+    ok = index["status"].to_numpy(dtype=object) == "ok"
+    return pd.DataFrame({
+        ROW_COL: np.arange(1, len(index) + 1),
+        "clip": index["clip"].to_numpy(dtype=object),
+        "label": index["label"].to_numpy(dtype=object),
+        "status": index["status"].to_numpy(dtype=object),
+        "ok_n_frames": np.where(ok, index["n_frames"].to_numpy(dtype=np.float64), np.nan),
+        "ok_pose_rate": np.where(ok, index["pose_rate"].to_numpy(dtype=np.float64), np.nan),
+        "excluded": (~usable).astype(np.int8),
+    })
+
+
+def _clip_expectations(params: ClipValidationParams) -> list["Expectation"]:
+    """Per-clip thresholds use ``mostly``: single bad clips are listed, not fatal."""
+    gxe = _gxe()
+    mostly = 1.0 - params.max_bad_clip_share
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        gxe.ExpectColumnValuesToNotBeNull(column="clip"),
+        gxe.ExpectColumnValuesToBeUnique(column="clip"),
+        gxe.ExpectColumnValuesToBeInSet(column="label", value_set=params.labels),
+        gxe.ExpectColumnValuesToBeInSet(column="status", value_set=list(CLIP_STATUSES)),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="ok_n_frames", min_value=params.min_frames, mostly=mostly
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="ok_pose_rate", min_value=params.min_pose_rate, mostly=mostly
+        ),
+        gxe.ExpectColumnMeanToBeBetween(
+            column="excluded", min_value=0.0, max_value=params.max_bad_clip_share
+        ),
+    ]
+
+
 def validate_clip_index(
     index: pd.DataFrame, source: str, params: ClipValidationParams
 ) -> FileReport:
-    """Check the clip index; bad clips are listed in ``excluded`` and fail the report only
-    when their share exceeds ``max_bad_clip_share``."""
+    """Check the clip index. Clips that :func:`usable_clips` rejects are listed in
+    ``excluded`` (row, clip, label, status, reason); they fail the report only when their
+    share exceeds ``max_bad_clip_share``."""
     start = time.perf_counter()
     gxe = _gxe()
-    columns = gxe.ExpectTableColumnsToMatchSet(column_set=list(CLIP_INDEX_COLUMNS),
-                                               exact_match=False)  # fmt: skip
-    checks = [_check(_validate(index.iloc[:0], [columns], [])[0], None)]
+    has_columns = gxe.ExpectTableColumnsToMatchSet(
+        column_set=list(CLIP_INDEX_COLUMNS), exact_match=False
+    )
+    checks = _run_checks(index.iloc[:0], [has_columns], None)
     excluded: list[dict] = []
     if checks[0].success:
         usable = usable_clips(index, params)
-        ok = index["status"].to_numpy(dtype=object) == "ok"
-        frame = pd.DataFrame({
-            ROW_COL: np.arange(1, len(index) + 1),
-            "clip": index["clip"].to_numpy(dtype=object),
-            "label": index["label"].to_numpy(dtype=object),
-            "status": index["status"].to_numpy(dtype=object),
-            "ok_n_frames": np.where(ok, index["n_frames"].to_numpy(dtype=np.float64), np.nan),
-            "ok_pose_rate": np.where(ok, index["pose_rate"].to_numpy(dtype=np.float64), np.nan),
-            "excluded": (~usable).astype(np.int8),
-        })  # fmt: skip
-        mostly = 1.0 - params.max_bad_clip_share
-        expectations = [
-            gxe.ExpectColumnValuesToNotBeNull(column="clip"),
-            gxe.ExpectColumnValuesToBeUnique(column="clip"),
-            gxe.ExpectColumnValuesToBeInSet(column="label", value_set=params.labels),
-            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=list(CLIP_STATUSES)),
-            gxe.ExpectColumnValuesToBeBetween(column="ok_n_frames", min_value=params.min_frames,
-                                              mostly=mostly),
-            gxe.ExpectColumnValuesToBeBetween(column="ok_pose_rate",
-                                              min_value=params.min_pose_rate, mostly=mostly),
-            gxe.ExpectColumnMeanToBeBetween(column="excluded", min_value=0.0,
-                                            max_value=params.max_bad_clip_share),
-        ]  # fmt: skip
-        checks += _run_checks(frame, expectations, ROW_COL)
-        excluded = [
-            {"row": i + 1, "clip": clip["clip"], "label": clip["label"],
-             "status": clip["status"], "reason": _exclusion_reason(clip, params)}
-            for i, (_, clip) in enumerate(index.iterrows()) if not usable[i]
-        ]  # fmt: skip
-        checks[-1].example_rows = [e["row"] for e in excluded[:MAX_EXAMPLES]]
-        checks[-1].details += f"; {len(excluded)} of {len(index)} clips excluded"
+        checks += _run_checks(_clip_frame(index, usable), _clip_expectations(params), ROW_COL)
+        for i in np.flatnonzero(~usable):
+            clip = index.iloc[i]
+            excluded.append({"row": int(i) + 1, "clip": clip["clip"], "label": clip["label"],
+                             "status": clip["status"], "reason": _exclusion_reason(clip, params)})
+        share = next(c for c in checks if c.column == "excluded")
+        share.example_rows = [e["row"] for e in excluded[:MAX_EXAMPLES]]
+        share.details += f"; {len(excluded)} of {len(index)} clips excluded"
     report = FileReport(source, len(index), checks, excluded=excluded)
     _log_report(report, time.perf_counter() - start)
     return report
@@ -510,7 +529,7 @@ def validate_clip_index(
 def _log_report(report: FileReport, seconds: float) -> None:
     n_ok = sum(c.success for c in report.checks)
     log.info("validated %s: %d rows, %d/%d checks passed (%.2f s)",
-             report.source, report.n_rows, n_ok, len(report.checks), seconds)  # fmt: skip
+             report.source, report.n_rows, n_ok, len(report.checks), seconds)
 
 
 def _jsonable(value: Any) -> Any:
@@ -528,21 +547,39 @@ def _jsonable(value: Any) -> Any:
     return None if pd.isna(value) else str(value)
 
 
+def _observed_text(observed: Any) -> str:
+    """``3 rows (0.03%), e.g. [1.7, 2.0]`` for row checks, the value itself otherwise."""
+    if isinstance(observed, dict) and "unexpected_count" in observed:
+        percent = observed.get("unexpected_percent") or 0.0
+        return (f"{observed['unexpected_count']} rows ({percent:.2f}%), "
+                f"e.g. {_jsonable(observed['examples'])}")
+    return str(_jsonable(observed))
+
+
 def _check_line(check: CheckResult) -> str:
     column = f" on {check.column}" if check.column else ""
     rows = f"; example rows {check.example_rows}" if check.example_rows else ""
-    return f"{check.expectation}{column}: observed {_jsonable(check.observed)}{rows} " \
-           f"({check.details})"  # fmt: skip
+    return (f"{check.expectation}{column}: observed {_observed_text(check.observed)}{rows} "
+            f"[expected {check.details}]")
+
+
+def _notes(report: FileReport, limit: int) -> list[str]:
+    """Excluded clips and rejected rows, at most ``limit`` of each."""
+    notes = [f"excluded clip {e['clip']} (row {e['row']}): {e['reason']}"
+             for e in report.excluded[:limit]]
+    notes += [f"rejected line {r.get('line')}: {r.get('reason')}"
+              for r in report.rejected_rows[:limit]]
+    hidden = max(0, len(report.excluded) - limit) + max(0, len(report.rejected_rows) - limit)
+    return notes + ([f"... and {hidden} more"] if hidden else [])
 
 
 def format_failure(report: FileReport) -> str:
     """A message for the stage to raise: file, failed expectations, observed, example rows."""
-    lines = [f"validation failed for {report.source} ({report.n_rows} rows, "
-             f"{len(report.failures())} of {len(report.checks)} checks failed):"]  # fmt: skip
+    outcome = "passed" if report.success else "failed"
+    lines = [f"validation {outcome} for {report.source} ({report.n_rows} rows, "
+             f"{len(report.failures())} of {len(report.checks)} checks failed):"]
     lines += [f"  - {_check_line(c)}" for c in report.failures()]
-    if report.rejected_rows:
-        lines.append(f"  ({len(report.rejected_rows)} rows rejected by the reader, "
-                     f"first: {report.rejected_rows[0]})")  # fmt: skip
+    lines += [f"  * {note}" for note in _notes(report, limit=5)]
     return "\n".join(lines)
 
 
@@ -551,14 +588,13 @@ def _safe_name(source: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write beside ``path`` then rename, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _summary_markdown(reports: list[FileReport], names: list[str]) -> str:
@@ -566,19 +602,19 @@ def _summary_markdown(reports: list[FileReport], names: list[str]) -> str:
     lines = ["# Data validation", "",
              f"{len(reports)} files, {n_failed} failed.", "",
              "| file | rows | checks passed | rejected rows | excluded | result |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+             "|---|---|---|---|---|---|"]
     for report, name in zip(reports, names):
         passed = sum(c.success for c in report.checks)
         lines.append(f"| [{report.source}]({name}) | {report.n_rows} | "
                      f"{passed}/{len(report.checks)} | {len(report.rejected_rows)} | "
                      f"{len(report.excluded)} | {'ok' if report.success else '**FAILED**'} |")
     for report in reports:
-        if report.success and not report.excluded:
+        notes = _notes(report, limit=50)
+        if report.success and not notes:
             continue
         lines += ["", f"## {report.source}", ""]
-        lines += [f"- FAILED {_check_line(c)}".replace("|", "\\|") for c in report.failures()]
-        lines += [f"- excluded clip `{e['clip']}` (row {e['row']}): {e['reason']}"
-                  for e in report.excluded]  # fmt: skip
+        lines += [f"- **FAILED** `{_check_line(c)}`" for c in report.failures()]
+        lines += [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -591,7 +627,7 @@ def write_reports(reports: list[FileReport], out_dir: Path) -> Path:
     for report in reports:
         base = _safe_name(report.source)
         name, n = f"{base}.json", 2
-        while name in names or name in ("summary.json",):
+        while name in names or name == "summary.json":
             name, n = f"{base}-{n}.json", n + 1
         names.append(name)
         _write_atomic(out_dir / name, json.dumps(report.to_dict(), indent=2, allow_nan=False))
@@ -606,7 +642,7 @@ def write_reports(reports: list[FileReport], out_dir: Path) -> Path:
                           for c in r.failures()]}
             for r, name in zip(reports, names)
         ],
-    }  # fmt: skip
+    }
     path = out_dir / "summary.json"
     _write_atomic(path, json.dumps(summary, indent=2, allow_nan=False))
     _write_atomic(out_dir / "summary.md", _summary_markdown(reports, names))

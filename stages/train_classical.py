@@ -12,7 +12,7 @@ from mlflow.models import infer_signature
 from actionrec import tracking
 from actionrec.corpus import frame_samples, load_recordings
 from actionrec.labels import LabelMap
-from actionrec.models.classical import build_pipelines, predict_proba, save_skops
+from actionrec.models.classical import TRUSTED_TYPES, build_pipelines, predict_proba, save_skops
 from actionrec.params import Params
 from actionrec.stage import run_stage, write_json
 
@@ -57,6 +57,7 @@ def main(params: Params) -> str:
                     input_example=example,
                     pip_requirements=tracking.pip_requirements(*PIP),
                     pyfunc_predict_fn="predict_proba" if hasattr(pipe, "predict_proba") else "predict",
+                    skops_trusted_types=TRUSTED_TYPES,
                 )
                 save_skops(pipe, OUT / f"{name}.skops")
                 write_json(

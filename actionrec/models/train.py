@@ -11,7 +11,6 @@ trains :class:`~actionrec.models.lstm.LandmarkLSTM` and
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -29,13 +28,10 @@ from typing import IO, Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from pydantic import BaseModel, Field
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
@@ -207,8 +203,9 @@ def batch_to_inputs(
     raise TypeError(f"batches must be (x, lengths, y) or (x, y), got {len(batch)} fields")
 
 
-def _loader(ds: Dataset, batch_size: int, device: torch.device, num_workers: int,
-            seed: int | None = None) -> DataLoader:
+def _loader(
+    ds: Dataset, batch_size: int, device: torch.device, num_workers: int, seed: int | None = None
+) -> DataLoader:
     """A loader; shuffled reproducibly from ``seed`` when one is given."""
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     return DataLoader(
@@ -304,8 +301,10 @@ def fit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_loader = _loader(train_ds, cfg.batch_size, device, cfg.num_workers, seed=cfg.seed)
     val_loader = _loader(val_ds, cfg.batch_size, device, cfg.num_workers)
-    log.info("training %s on %s (amp=%s), %d train / %d val items", type(model).__name__,
-             device, precision.enabled, len(train_ds), len(val_ds))
+    log.info(
+        "training %s on %s (amp=%s): %d train, %d val items",
+        type(model).__name__, device, precision.enabled, len(train_ds), len(val_ds),
+    )
 
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state = math.inf, 0, _cpu_state(model)
@@ -327,10 +326,12 @@ def fit(
             "samples_per_s": len(train_ds) / train_s,
         }
         history.append(row)
-        log.info("epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f/s",
-                 epoch, train_loss, train_acc, val_loss, val_acc, row["samples_per_s"])
+        log.info(
+            "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f samples/s",
+            epoch, train_loss, train_acc, val_loss, val_acc, row["samples_per_s"],
+        )
         if on_epoch is not None:
-            on_epoch(row)
+            on_epoch(dict(row))
         if val_loss < best_loss:
             best_loss, best_epoch, best_state = val_loss, epoch, _cpu_state(model)
         elif epoch - best_epoch >= cfg.patience:
@@ -344,7 +345,10 @@ def fit(
 def predict_proba(
     model: nn.Module, ds: Dataset, device: str | torch.device = "cpu", batch_size: int = 64
 ) -> np.ndarray:
-    """Class probabilities ``(N, n_classes)`` float32 in dataset order (fp32, eval mode)."""
+    """Class probabilities ``(N, n_classes)`` float32 in dataset order.
+
+    Moves ``model`` to ``device`` and puts it in eval mode; runs in fp32.
+    """
     device = torch.device(device)
     model.to(device).eval()
     out = []
@@ -378,13 +382,13 @@ def build_model(manifest: dict) -> nn.Module:
     return ARCHITECTURES[arch](**manifest["hparams"])
 
 
-
 @contextmanager
 def _atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it into place on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(fd, 0o644)  # mkstemp's 0600 would make the artifact private
         with os.fdopen(fd, mode) as fh:
             yield fh
         os.replace(tmp, path)
@@ -427,19 +431,22 @@ def load_checkpoint(
 
 def plot_history(history: Sequence[dict[str, float]], png_path: str | os.PathLike[str]) -> None:
     """Loss and accuracy curves (train and val) side by side in one PNG; best epoch marked."""
+    # Imported here: inference code (live, web) loads checkpoints without paying for matplotlib.
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     if not history:
         raise ValueError("empty history: nothing to plot")
     epochs = [row["epoch"] for row in history]
     best = min(history, key=lambda row: row["val_loss"])["epoch"]
     fig = Figure(figsize=(10, 4), layout="constrained")
-    FigureCanvasAgg(fig)
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "acc")):
         for split in ("train", "val"):
-            ax.plot(epochs, [row[f"{split}_{metric}"] for row in history], marker=".",
-                    label=split)
+            values = [row[f"{split}_{metric}"] for row in history]
+            ax.plot(epochs, values, marker=".", label=split)
         ax.axvline(best, color="grey", linestyle=":", label=f"best epoch {best}")
-        ax.set(xlabel="epoch", ylabel="accuracy" if metric == "acc" else "cross-entropy",
-               title="accuracy" if metric == "acc" else "loss")
+        title = "accuracy" if metric == "acc" else "loss"
+        ax.set(xlabel="epoch", ylabel=title if metric == "acc" else "cross-entropy", title=title)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
