@@ -4,7 +4,7 @@ Two DVC stages use :func:`run_extraction`: ``extract_landmarks`` (per-clip landm
 sequences) and ``extract_clips`` (fixed-length resized frame clips). ``dvc repro`` deletes a
 stage's outputs before running it, so incremental work comes from a per-clip cache instead:
 
-* **key** = sha256 of (extractor version, kind, mediapipe + OpenCV versions, the params that
+* **key** = sha256 of (extractor version, kind, OpenCV (+ MediaPipe) version, the params that
   change the result, i.e. all but ``workers``, and the sha256 of the clip's bytes). A changed
   clip, param or library can never be served a stale entry.
 * **entries** are ``.npz`` files written atomically (temp file + ``os.replace``) with fixed
@@ -22,6 +22,7 @@ restarts the graph, dropping the tracking state, so results are bit-identical to
 Holistic per clip (checked) at ~35 ms instead of ~230 ms per clip. Without it, a clip starts
 from the previous clip's tracked ROI and landmarks differ.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,11 +37,13 @@ import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -48,7 +51,14 @@ from tqdm import tqdm
 
 from actionrec.recording import Recording
 from actionrec.schema import Part, part_slice
-from actionrec.video import VideoError, count_frames, iter_frames, read_clip, sample_indices, video_fps
+from actionrec.video import (
+    VideoError,
+    count_frames,
+    iter_frames,
+    read_clip,
+    sample_indices,
+    video_fps,
+)
 
 __all__ = [
     "EXTRACTOR_VERSION",
@@ -135,7 +145,7 @@ def ucf_group(stem: str) -> str | None:
 
 
 def discover_clips(root: Path) -> list[ClipRef]:
-    """Videos under ``root/<Class>/`` in sorted order; group from :func:`ucf_group`, else the stem."""
+    """Videos under ``root/<Class>/``, sorted; group from :func:`ucf_group`, else the stem."""
     return [
         ClipRef(path, path.parent.name, ucf_group(path.stem) or path.stem)
         for path in sorted(Path(root).glob("*/*"))
@@ -168,11 +178,15 @@ def landmarks_from_results(results: Any) -> np.ndarray:
         if found is None:
             continue
         vis = part is Part.POSE
-        out[part_slice(part)] = [(p.x, p.y, p.z, p.visibility if vis else 1.0) for p in found.landmark]
+        out[part_slice(part)] = [
+            (p.x, p.y, p.z, p.visibility if vis else 1.0) for p in found.landmark
+        ]
     return out
 
 
-def extract_video_landmarks(path: Path, params: ExtractParams, holistic: Any) -> tuple[np.ndarray, np.ndarray]:
+def extract_video_landmarks(
+    path: Path, params: ExtractParams, holistic: Any
+) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks ``(T, 543, 4)`` float32 and source frame indices ``(T,)`` int32 of one clip.
 
     ``holistic`` is reset first, so no tracking state leaks in from a previous clip.
@@ -212,11 +226,19 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@cache
+def _extractor_id(kind: Kind) -> str:
+    """Version of everything but the inputs that shapes a result of ``kind``."""
+    libs = f"opencv={cv2.__version__}"
+    if kind == "landmarks":
+        libs += f";mediapipe={version('mediapipe')}"
+    return f"actionrec-extract={EXTRACTOR_VERSION};kind={kind};{libs}"
+
+
 def cache_key(clip_sha256: str, params: Params, kind: Kind) -> str:
     """Key of one clip's result: clip bytes + result-affecting params + extractor version."""
-    libs = f"mediapipe={version('mediapipe')};opencv={version('opencv-contrib-python')}"
     spec = params.model_dump_json(exclude={"workers"})
-    return hashlib.sha256(f"{EXTRACTOR_VERSION}|{kind}|{libs}|{spec}|{clip_sha256}".encode()).hexdigest()
+    return hashlib.sha256(f"{_extractor_id(kind)}|{spec}|{clip_sha256}".encode()).hexdigest()
 
 
 def _entry_path(cache_dir: Path, key: str) -> Path:
@@ -246,7 +268,11 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _failure(status: str, problem: str, n_frames: int) -> dict[str, np.ndarray]:
-    return {"status": np.array(status), "problem": np.array(problem), "n_frames": np.array(n_frames)}
+    return {
+        "status": np.array(status),
+        "problem": np.array(problem),
+        "n_frames": np.array(n_frames),
+    }
 
 
 # ---------------------------------------------------------------- per-clip computation
@@ -260,7 +286,9 @@ def _landmark_entry(path: Path, params: ExtractParams, holistic: Any) -> dict[st
         return _failure("decode_error", exc.problem, 0)
     n = len(frame_index)
     if n < params.min_frames:
-        return _failure("too_short", f"{n} frame(s) sampled, fewer than min_frames={params.min_frames}", n)
+        return _failure(
+            "too_short", f"{n} frame(s) sampled, fewer than min_frames={params.min_frames}", n
+        )
     if not np.any(~np.isnan(coords[:, part_slice(Part.POSE).start, 0])):
         return _failure("no_person", f"no person detected in any of {n} sampled frames", n)
     return {"coords": coords, "frame_index": frame_index, "fps": np.array(fps)}
@@ -270,7 +298,11 @@ def _clip_entry(path: Path, params: ClipParams) -> dict[str, np.ndarray]:
     try:
         n_total = count_frames(path)
         if n_total < params.min_frames:
-            return _failure("too_short", f"{n_total} frame(s), fewer than min_frames={params.min_frames}", n_total)
+            return _failure(
+                "too_short",
+                f"{n_total} frame(s), fewer than min_frames={params.min_frames}",
+                n_total,
+            )
         frames = read_clip(path, params.n_frames, (params.size, params.size), n_total=n_total)
         fps = video_fps(path)
     except VideoError as exc:
@@ -309,8 +341,6 @@ def _filter_native_logs() -> None:
 
 def _init_worker(kind: Kind, params_json: str, cache_dir: str, in_pool: bool = True) -> None:
     """Pool initializer: parse params once and create this process's one Holistic."""
-    import cv2
-
     if in_pool:
         _filter_native_logs()
         cv2.setNumThreads(1)  # the processes already fill the cores
@@ -329,7 +359,7 @@ def _compute(task: tuple[str, str]) -> tuple[str, tuple[str, str] | None]:
         else:
             entry = _clip_entry(Path(path), _WORKER["params"])
         save_npz(_entry_path(_WORKER["cache_dir"], key), entry)
-    except Exception as exc:  # noqa: BLE001 - one bad clip must never abort the others
+    except Exception as exc:  # one bad clip must never abort the others
         log.exception("extraction failed for %s", path)
         return key, ("error", f"{path}: unexpected {type(exc).__name__}: {exc}")
     return key, None
@@ -338,7 +368,7 @@ def _compute(task: tuple[str, str]) -> tuple[str, tuple[str, str] | None]:
 def _run_tasks(
     tasks: list[tuple[str, str]], kind: Kind, params: Params, cache_dir: Path
 ) -> Iterator[tuple[str, tuple[str, str] | None]]:
-    """Results of ``_compute`` over ``tasks``: in this process for one worker or task, else in a pool."""
+    """``_compute`` over ``tasks``: in this process for one worker (or task), else in a pool."""
     init = (kind, params.model_dump_json(), str(cache_dir))
     n_proc = min(params.workers, len(tasks))
     if n_proc == 1:
@@ -361,20 +391,39 @@ def _run_tasks(
 
 def _columns(kind: Kind) -> list[str]:
     rates = [f"{p.value}_rate" for p in Part] if kind == "landmarks" else []
-    return ["clip", "label", "group", "path", "status", "message", "n_frames", *rates, "source", "sha256"]
+    head = ["clip", "label", "group", "path", "status", "message", "n_frames"]
+    return [*head, *rates, "source", "sha256"]
 
 
-def _row(clip: ClipRef, sha: str, kind: Kind, entry: Any, failure: tuple[str, str] | None) -> dict[str, Any]:
+def _row(
+    clip: ClipRef, sha: str, kind: Kind, entry: Any, failure: tuple[str, str] | None
+) -> dict[str, Any]:
     """Index row of one clip from its cache entry, or from an uncached ``(status, message)``."""
-    row: dict[str, Any] = {"clip": clip.path.stem, "label": clip.label, "group": clip.group, "path": ""}
+    row: dict[str, Any] = {
+        "clip": clip.path.stem,
+        "label": clip.label,
+        "group": clip.group,
+        "path": "",
+    }
     if failure is not None:
         row.update(status=failure[0], message=failure[1], n_frames=0)
     elif "status" in entry.files:
-        row.update(status=str(entry["status"]), message=f"{clip.path}: {entry['problem']}", n_frames=int(entry["n_frames"]))
+        row.update(
+            status=str(entry["status"]),
+            message=f"{clip.path}: {entry['problem']}",
+            n_frames=int(entry["n_frames"]),
+        )
     else:
-        row.update(status="ok", message="", n_frames=len(entry["frame_index"]), path=f"{clip.label}/{clip.path.stem}.npz")
+        row.update(
+            status="ok",
+            message="",
+            n_frames=len(entry["frame_index"]),
+            path=f"{clip.label}/{clip.path.stem}.npz",
+        )
     if kind == "landmarks":
-        rates = detection_rates(entry["coords"]) if row["status"] == "ok" else dict.fromkeys(Part, 0.0)
+        rates = (
+            detection_rates(entry["coords"]) if row["status"] == "ok" else dict.fromkeys(Part, 0.0)
+        )
         row.update({f"{p.value}_rate": round(r, 6) for p, r in rates.items()})
     row.update(source=str(clip.path), sha256=sha)
     return row
@@ -403,10 +452,14 @@ def _check_unique(clips: Iterable[ClipRef]) -> None:
     for clip in clips:
         other = seen.setdefault((clip.label, clip.path.stem), clip.path)
         if other != clip.path:
-            raise ValueError(f"two clips map to {clip.label}/{clip.path.stem}.npz: {other} and {clip.path}")
+            raise ValueError(
+                f"two clips map to {clip.label}/{clip.path.stem}.npz: {other} and {clip.path}"
+            )
 
 
-def run_extraction(clips: list[ClipRef], out_dir: Path, cache_dir: Path | None, params: Params, kind: Kind) -> pd.DataFrame:
+def run_extraction(
+    clips: list[ClipRef], out_dir: Path, cache_dir: Path | None, params: Params, kind: Kind
+) -> pd.DataFrame:
     """Extract every clip into ``out_dir/<label>/<stem>.npz`` plus ``out_dir/index.csv``.
 
     Landmark npz: ``coords`` (T, 543, 4) float32, ``frame_index`` (T,) int32, ``fps``.
@@ -423,17 +476,26 @@ def run_extraction(clips: list[ClipRef], out_dir: Path, cache_dir: Path | None, 
     out_dir, cache_dir = Path(out_dir), Path(cache_dir or default_cache_dir(kind))
     shas = [file_sha256(c.path) if c.path.is_file() else "" for c in clips]
     keys = [cache_key(sha, params, kind) if sha else "" for sha in shas]
-    todo = {k: str(c.path) for c, k in zip(clips, keys) if k and not _entry_path(cache_dir, k).is_file()}
+    todo = {
+        k: str(c.path)
+        for c, k in zip(clips, keys, strict=True)
+        if k and not _entry_path(cache_dir, k).is_file()
+    }
     tasks = sorted(todo.items(), key=lambda t: -Path(t[1]).stat().st_size)  # longest first
     failures: dict[str, tuple[str, str] | None] = {}
-    with tqdm(total=len(clips), initial=len(clips) - len(todo), desc=f"extract {kind}", unit="clip") as bar:
+    with tqdm(
+        total=len(clips), initial=len(clips) - len(todo), desc=f"extract {kind}", unit="clip"
+    ) as bar:
         for key, failure in _run_tasks(tasks, kind, params, cache_dir):
             failures[key] = failure
             bar.update(1)
     staging = out_dir.with_name(f".{out_dir.name}.partial-{secrets.token_hex(4)}")
     try:
         staging.mkdir(parents=True)
-        rows = [_output(clip, sha, key, kind, cache_dir, staging, failures.get(key)) for clip, sha, key in zip(clips, shas, keys)]
+        rows = [
+            _output(clip, sha, key, kind, cache_dir, staging, failures.get(key))
+            for clip, sha, key in zip(clips, shas, keys, strict=True)
+        ]
         index = pd.DataFrame(rows, columns=_columns(kind))
         index.to_csv(staging / "index.csv", index=False)
         _swap_in(staging, out_dir)
@@ -442,14 +504,24 @@ def run_extraction(clips: list[ClipRef], out_dir: Path, cache_dir: Path | None, 
     index["cached"] = [bool(k) and k not in todo for k in keys]
     log.info(
         "extract %s: %d clips, %d cache hits, %d computed, %d errors, %.1f s",
-        kind, len(clips), int(index["cached"].sum()), len(todo),
-        int((index["status"] != "ok").sum()), time.perf_counter() - start,
+        kind,
+        len(clips),
+        int(index["cached"].sum()),
+        len(todo),
+        int((index["status"] != "ok").sum()),
+        time.perf_counter() - start,
     )
     return index
 
 
 def _output(
-    clip: ClipRef, sha: str, key: str, kind: Kind, cache_dir: Path, staging: Path, failure: tuple[str, str] | None
+    clip: ClipRef,
+    sha: str,
+    key: str,
+    kind: Kind,
+    cache_dir: Path,
+    staging: Path,
+    failure: tuple[str, str] | None,
 ) -> dict[str, Any]:
     """Index row of one clip; links its npz into ``staging`` when it succeeded."""
     if not key:  # missing file: nothing to hash, nothing to cache

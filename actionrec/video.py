@@ -4,6 +4,7 @@ Frames are always RGB ``uint8`` arrays ``(H, W, 3)``. Decoding streams: no funct
 whole video in memory, and frame counts come from reading to the end, because
 ``CAP_PROP_FRAME_COUNT`` can be wrong or negative.
 """
+
 from __future__ import annotations
 
 import os
@@ -130,7 +131,9 @@ def read_clip(
     with _capture(path) as cap:
         for index in range(last + 1):
             if not cap.grab():
-                raise VideoError(path, f"ended at frame {index} while re-reading (expected {last + 1})")
+                raise VideoError(
+                    path, f"ended at frame {index} while re-reading (expected {last + 1})"
+                )
             slots = np.flatnonzero(wanted == index)
             if slots.size:
                 ok, bgr = cap.retrieve()
@@ -158,13 +161,17 @@ def write_video(
     try:
         for i, frame in enumerate(frames_rgb):
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-                raise ValueError(f"frame {i} must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+                raise ValueError(
+                    f"frame {i} must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}"
+                )
             if writer is None:
                 shape = frame.shape
                 size = (frame.shape[1], frame.shape[0])
                 writer = cv2.VideoWriter(tmp_name, cv2.VideoWriter_fourcc(*fourcc), fps, size)
                 if not writer.isOpened():
-                    raise VideoError(path, f"cannot open a {fourcc!r} writer at {fps} fps, size {size}")
+                    raise VideoError(
+                        path, f"cannot open a {fourcc!r} writer at {fps} fps, size {size}"
+                    )
             elif frame.shape != shape:
                 raise ValueError(f"frame {i} has shape {frame.shape}, expected {shape}")
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

@@ -6,6 +6,7 @@ pool side also hashes the clips and writes the cache, the npz files and the inde
 
     python benchmarks/bench_extraction.py [--clips DIR] [--limit 12] [--max-frames 64] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from actionrec.extract import ClipRef, ExtractParams, discover_clips, extract_video_landmarks, make_holistic, run_extraction
+from actionrec.extract import (
+    ClipRef,
+    ExtractParams,
+    discover_clips,
+    extract_video_landmarks,
+    make_holistic,
+    run_extraction,
+)
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101"
 
@@ -28,13 +36,17 @@ def pick(clips: list[ClipRef], limit: int) -> list[ClipRef]:
     return clips[::step][:limit]
 
 
-def sequential(clips: list[ClipRef], params: ExtractParams) -> tuple[int, float, dict[str, np.ndarray]]:
+def sequential(
+    clips: list[ClipRef], params: ExtractParams
+) -> tuple[int, float, dict[str, np.ndarray]]:
     """Frames, seconds and landmarks of the one-process loop."""
     start = time.perf_counter()
     coords = {}
     with make_holistic(params) as holistic:
         for clip in clips:
-            coords[f"{clip.label}/{clip.path.stem}"], _ = extract_video_landmarks(clip.path, params, holistic)
+            coords[f"{clip.label}/{clip.path.stem}"], _ = extract_video_landmarks(
+                clip.path, params, holistic
+            )
     return sum(len(c) for c in coords.values()), time.perf_counter() - start, coords
 
 
@@ -51,8 +63,12 @@ def pooled(clips: list[ClipRef], params: ExtractParams) -> tuple[int, float, dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS, help="root of <Class>/<clip> videos")
-    parser.add_argument("--limit", type=int, default=12, help="number of clips (spread over classes)")
+    parser.add_argument(
+        "--clips", type=Path, default=DEFAULT_CLIPS, help="root of <Class>/<clip> videos"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=12, help="number of clips (spread over classes)"
+    )
     parser.add_argument("--max-frames", type=int, default=64, help="frames per clip (0: all)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -62,13 +78,21 @@ def main() -> None:
     if not clips:
         raise SystemExit(f"no videos under {args.clips}/<Class>/")
     params = ExtractParams(max_frames=args.max_frames or None, workers=args.workers)
-    print(f"{len(clips)} clips from {args.clips}, max_frames={params.max_frames}, {os.cpu_count()} CPUs")
+    print(
+        f"{len(clips)} clips from {args.clips}, max_frames={params.max_frames},"
+        f" CPUs={os.cpu_count()}"
+    )
 
     n_seq, t_seq, seq = sequential(clips, params)
     n_pool, t_pool, pool = pooled(clips, params)
-    same = seq.keys() == pool.keys() and all(np.array_equal(seq[k], pool[k], equal_nan=True) for k in seq)
-    print(f"sequential (1 process, 1 Holistic):   {n_seq:5d} frames in {t_seq:6.1f} s = {n_seq / t_seq:6.1f} frames/s")
-    print(f"run_extraction ({args.workers} workers, cold cache): {n_pool:5d} frames in {t_pool:6.1f} s = {n_pool / t_pool:6.1f} frames/s")
+    same = seq.keys() == pool.keys() and all(
+        np.array_equal(seq[k], pool[k], equal_nan=True) for k in seq
+    )
+    for name, n, t in (
+        ("sequential (1 process, 1 Holistic)", n_seq, t_seq),
+        (f"run_extraction ({args.workers} workers, cold cache)", n_pool, t_pool),
+    ):
+        print(f"{name:<40} {n:5d} frames in {t:6.1f} s = {n / t:6.1f} frames/s")
     print(f"speed-up: {(n_pool / t_pool) / (n_seq / t_seq):.2f}x; identical landmarks: {same}")
 
 

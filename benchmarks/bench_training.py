@@ -37,8 +37,9 @@ def convlstm_case(batches: int) -> Case:
     return lambda: ConvLSTMClassifier(10), ClipDataset(clips, rng.integers(0, 10, n)), 8
 
 
-def samples_per_s(build: Callable[[], nn.Module], ds: Dataset, batch: int, device: str,
-                  amp: bool) -> float:
+def samples_per_s(
+    build: Callable[[], nn.Module], ds: Dataset, batch: int, device: str, amp: bool
+) -> float:
     """Training-phase throughput of the second epoch (the first one warms up)."""
     seed_everything(0, warn_only=device != "cpu")
     cfg = TrainConfig(epochs=2, batch_size=batch, patience=2, device=device, amp=amp)
@@ -50,8 +51,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=8, help="timed steps per case on CPU")
     parser.add_argument("--gpu-batches", type=int, default=50, help="timed steps on CUDA")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     runs = [("cpu", False, args.batches)]
     if torch.cuda.is_available():

@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from actionrec.corpus import load_recordings
+from actionrec.corpus import LANDMARKS_DIR, extracted_index, load_recordings
 from actionrec.params import Params
 from actionrec.split import check_no_leak, make_split, read_official_split, split_summary
 from actionrec.stage import run_stage, write_json, write_text
+from actionrec.validation import usable_clips
 
 OUT = Path("data/processed/split.csv")
 REPORT = Path("reports/split.json")
@@ -17,6 +18,12 @@ log = logging.getLogger("actionrec.split")
 @run_stage("split")
 def main(params: Params) -> str:
     recordings = load_recordings(params.data.landmarks_dir)
+    index = extracted_index(LANDMARKS_DIR)
+    if not index.empty:
+        excluded = set(index.loc[~usable_clips(index, params.validate_.clips), "clip"])
+        if excluded:
+            log.warning("excluding %d clips that failed validation: %s", len(excluded), ", ".join(sorted(excluded)[:10]))
+        recordings = [r for r in recordings if r.session_id not in excluded]
     official = {}
     if params.split.official_split is not None:
         official = read_official_split(params.data.videos_dir, params.split.official_split)

@@ -25,7 +25,8 @@ def _csv_reports(params: Params) -> list[FileReport]:
             raise StageError(str(exc)) from None
         reports.append(
             validate_landmark_table(
-                lf.table, lf.schema, str(path), params.validate_.landmarks, lf.rejected, sessions=lf.sessions
+                lf.table, lf.schema, str(path), params.validate_.landmarks, lf.rejected,
+                sessions=lf.sessions, rows=lf.table.index.to_numpy(),
             )
         )
     return reports

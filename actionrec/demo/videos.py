@@ -15,6 +15,7 @@ Files are UCF101-style ``<Class>/v_<Class>_gNN_c01.avi`` (one clip per group ``g
 bytes are identical across runs with the same seed (OpenCV's MPEG-4 encoder is
 deterministic), which lets DVC track them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,6 +36,8 @@ CLASSES = ("Nod", "Shake", "Tilt", "Lean")
 FPS = 25.0
 # The person in astronaut() (512 x 512): head to lower torso, x in [0, 380).
 _CROP = (slice(0, 512), slice(0, 380))
+# Motion amplitude range per class: fraction of the figure size (Nod, Shake) or degrees.
+_AMPLITUDE = {"Nod": (0.04, 0.08), "Shake": (0.08, 0.16), "Tilt": (6.0, 12.0), "Lean": (10.0, 18.0)}
 
 
 @cache
@@ -59,16 +62,17 @@ class _ClipStyle:
     jitter: np.ndarray  # (n_frames, 2) camera shake in pixels
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, label: str, n_frames: int, size: tuple[int, int]) -> "_ClipStyle":
+    def draw(
+        cls, rng: np.random.Generator, label: str, n_frames: int, size: tuple[int, int]
+    ) -> _ClipStyle:
         width, height = size
-        amplitude = {
-            "Nod": rng.uniform(0.04, 0.08),
-            "Shake": rng.uniform(0.08, 0.16),
-            "Tilt": rng.uniform(6.0, 12.0),
-            "Lean": rng.uniform(10.0, 18.0) * rng.choice([-1.0, 1.0]),
-        }[label]
+        amplitude = rng.uniform(*_AMPLITUDE[label])
+        if label == "Lean":
+            amplitude *= rng.choice([-1.0, 1.0])  # lean left or right
         colour = rng.uniform(30, 220, size=3)
-        texture = cv2.GaussianBlur(rng.normal(0, 25, (height, width, 3)).astype(np.float32), (0, 0), 3)
+        texture = cv2.GaussianBlur(
+            rng.normal(0, 25, (height, width, 3)).astype(np.float32), (0, 0), 3
+        )
         return cls(
             cycles=rng.uniform(1.5, 3.0),
             phase=rng.uniform(0, 2 * np.pi),
@@ -102,24 +106,32 @@ def _motion(label: str, style: _ClipStyle, t: float, fig_w: float, fig_h: float)
         return _translation(a * fig_w * osc, 0)
     if label == "Tilt":
         return _rotation(a * osc, (fig_w / 2, fig_h / 2))
-    if label == "Lean":
-        return _rotation(a * np.sin(np.pi * t), (fig_w / 2, fig_h))
-    raise ValueError(f"unknown demo class {label!r}; expected one of {CLASSES}")
+    return _rotation(a * np.sin(np.pi * t), (fig_w / 2, fig_h))  # Lean: one slow lean and back
 
 
-def render_clip(label: str, rng: np.random.Generator, n_frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+def render_clip(
+    label: str, rng: np.random.Generator, n_frames: int, size: tuple[int, int]
+) -> list[np.ndarray]:
     """RGB frames of one clip of class ``label`` at ``size`` ``(width, height)``."""
+    if label not in CLASSES:
+        raise ValueError(f"unknown demo class {label!r}; expected one of {CLASSES}")
     width, height = size
     style = _ClipStyle.draw(rng, label, n_frames, size)
     figure = _figure().astype(np.float32) * style.brightness
     fig_h, fig_w = figure.shape[:2]
     s = style.scale * height / fig_h
-    place = _translation(style.centre[0] * width - s * fig_w / 2, style.centre[1] * height - s * fig_h / 2)
+    place = _translation(
+        style.centre[0] * width - s * fig_w / 2, style.centre[1] * height - s * fig_h / 2
+    )
     place = place @ np.diag([s, s, 1.0])
     mask = np.ones((fig_h, fig_w), np.float32)
     frames = []
     for i in range(n_frames):
-        h = _translation(*style.jitter[i]) @ place @ _motion(label, style, i / max(n_frames - 1, 1), fig_w, fig_h)
+        h = (
+            _translation(*style.jitter[i])
+            @ place
+            @ _motion(label, style, i / max(n_frames - 1, 1), fig_w, fig_h)
+        )
         warped = cv2.warpPerspective(figure, h, size, flags=cv2.INTER_LINEAR)
         alpha = cv2.warpPerspective(mask, h, size, flags=cv2.INTER_LINEAR)[..., None]
         frame = alpha * warped + (1 - alpha) * style.background
@@ -129,14 +141,20 @@ def render_clip(label: str, rng: np.random.Generator, n_frames: int, size: tuple
 
 
 def generate_demo_videos(
-    out_dir: Path, seed: int = 0, clips_per_class: int = 8, n_frames: int = 40, size: tuple[int, int] = (240, 180)
+    out_dir: Path,
+    seed: int = 0,
+    clips_per_class: int = 8,
+    n_frames: int = 40,
+    size: tuple[int, int] = (240, 180),
 ) -> list[Path]:
     """Write ``clips_per_class`` clips per class to ``out_dir/<Class>/v_<Class>_gNN_c01.avi``.
 
     ``size`` is ``(width, height)``. Returns the written paths (classes in order, then groups).
     """
     if clips_per_class < 1 or n_frames < 1:
-        raise ValueError(f"need clips_per_class >= 1 and n_frames >= 1, got {clips_per_class}, {n_frames}")
+        raise ValueError(
+            f"need clips_per_class >= 1 and n_frames >= 1, got {clips_per_class}, {n_frames}"
+        )
     paths = []
     for c, label in enumerate(CLASSES):
         for g in range(clips_per_class):

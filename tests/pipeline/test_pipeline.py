@@ -1,0 +1,122 @@
+"""`dvc repro` end to end on the demo data, in a copy of the repository."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from tests.pipeline.conftest import run
+
+pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
+
+MODELS = {"classical-lr", "classical-ridge", "classical-rf", "classical-gb", "lstm", "convlstm"}
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def reproduced(demo_repo: Path) -> tuple[Path, str]:
+    proc = run(["dvc", "repro"], demo_repo)
+    return demo_repo, proc.stdout + proc.stderr
+
+
+def test_demo_data_matches_committed_dvc_hashes(demo_repo: Path) -> None:
+    """The generator is deterministic: regenerated data has the hashes git already holds."""
+    from tests.pipeline.conftest import REPO
+
+    for name in ("landmarks", "videos"):
+        committed = (REPO / "data" / "raw" / f"{name}.dvc").read_text()
+        assert (demo_repo / "data" / "raw" / f"{name}.dvc").read_text() == committed
+
+
+def test_repro_writes_metrics_and_leaderboard(reproduced: tuple[Path, str]) -> None:
+    repo, log = reproduced
+    for stage in ("extract_landmarks", "extract_clips", "validate", "split", "train_classical", "train_lstm", "train_convlstm", "evaluate"):
+        assert f"[{stage}]" in log, f"stage {stage} printed no summary"
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert set(metrics) == MODELS
+    for name, m in metrics.items():
+        for key in ("sample_accuracy", "sample_macro_f1", "clip_accuracy", "clip_macro_f1"):
+            assert 0.0 <= m[key] <= 1.0, (name, key)
+    best = max(m["clip_accuracy"] for m in metrics.values())
+    assert best > 0.5, f"no model beats chance clearly on the demo data: {metrics}"
+    assert "| 1 |" in (repo / "reports/leaderboard.md").read_text()
+    for name in MODELS:
+        assert (repo / f"reports/confusion/{name}.png").stat().st_size > 1000
+    split = (repo / "data/processed/split.csv").read_text()
+    assert "group" in split
+
+
+def test_mlflow_runs_have_lineage_and_loadable_models(reproduced: tuple[Path, str]) -> None:
+    repo, _ = reproduced
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("actionrec")
+    runs = client.search_runs([exp.experiment_id])
+    by_name = {r.info.run_name: r for r in runs}
+    assert {"train_classical", "classical-lr", "classical-ridge", "classical-rf", "classical-gb", "lstm", "convlstm"} <= set(by_name)
+    parent = by_name["train_classical"].info.run_id
+    for name in ("classical-lr", "classical-ridge", "classical-rf", "classical-gb"):
+        r = by_name[name]
+        assert r.data.tags["mlflow.parentRunId"] == parent
+        assert r.data.tags["git.commit"] != "unknown" and r.data.tags["git.dirty"] in ("true", "false")
+        assert r.data.tags["dvc.stage"] == "train_classical"
+        assert r.data.tags["data.landmarks.md5"].endswith(".dir")
+        assert "test_clip_accuracy" in r.data.metrics
+        assert r.inputs.dataset_inputs, f"{name} has no dataset input"
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    manifest = json.loads((repo / "models/classical/rf.json").read_text())
+    model = mlflow.pyfunc.load_model(f"runs:/{manifest['mlflow_run_id']}/model")
+    x = np.zeros((3, 133), dtype=np.float32)
+    proba = np.asarray(model.predict(x))
+    assert proba.shape == (3, 4) and np.allclose(proba.sum(axis=1), 1.0)
+    lstm = json.loads((repo / "models/lstm/model.json").read_text())
+    seq_model = mlflow.pyfunc.load_model(f"runs:/{lstm['mlflow_run_id']}/model")
+    out = np.asarray(seq_model.predict(np.zeros((2, lstm["window"], 133), dtype=np.float32)))
+    assert out.shape == (2, 4)
+
+
+def test_second_repro_is_a_noop(reproduced: tuple[Path, str]) -> None:
+    repo, _ = reproduced
+    proc = run(["dvc", "repro"], repo)
+    assert "Data and pipelines are up to date" in proc.stdout, proc.stdout
+
+
+def test_new_session_retrains_and_bad_session_stops_before_training(reproduced: tuple[Path, str]) -> None:
+    repo, _ = reproduced
+    raw = repo / "data/raw/landmarks"
+    models_before = _digest(repo / "models")
+    # A new session: a copy of an existing one under a new session id retrains the models.
+    src = raw / "demo-s01-nod.csv"
+    text = src.read_text().replace("demo-s01-nod", "demo-s09-nod").replace(",s01,", ",s09,")
+    (raw / "demo-s09-nod.csv").write_text(text)
+    run(["dvc", "add", "-q", "data/raw/landmarks"], repo)
+    proc = run(["dvc", "repro"], repo)
+    assert "[train_classical]" in proc.stdout and "[evaluate]" in proc.stdout
+    assert "[extract_landmarks]" not in proc.stdout, "videos did not change: extraction must not re-run"
+    models_after = _digest(repo / "models")
+    assert models_after != models_before
+    metrics_before = (repo / "reports/metrics.json").read_bytes()
+    # A session with a label not in params: validate fails, models and metrics stay as they were.
+    bad = text.replace("demo-s09-nod", "demo-s10-wave").replace("Nod,", "Wave,")
+    (raw / "demo-s10-wave.csv").write_text(bad)
+    run(["dvc", "add", "-q", "data/raw/landmarks"], repo)
+    proc = run(["dvc", "repro"], repo, check=False)
+    assert proc.returncode != 0
+    assert "demo-s10-wave.csv" in proc.stderr and "Wave" in proc.stderr, proc.stderr[-2000:]
+    assert "[train_classical]" not in proc.stdout
+    assert _digest(repo / "models") == models_after
+    assert (repo / "reports/metrics.json").read_bytes() == metrics_before
+    (raw / "demo-s10-wave.csv").unlink()
+    run(["dvc", "add", "-q", "data/raw/landmarks"], repo)
