@@ -59,7 +59,7 @@ class LandmarkFile:
 def _scan_rows(path: Path, n_fields: int) -> list[dict]:
     """Rows whose field count differs from the header's (1-based data line numbers)."""
     bad = []
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         next(reader, None)
         for line, row in enumerate(reader, start=1):
@@ -85,6 +85,16 @@ def _coerce_numeric(table: pd.DataFrame, columns: list[str]) -> list[dict]:
     return rejected
 
 
+def _missing_meta(table: pd.DataFrame, schema: CsvSchema) -> list[dict]:
+    """Rows with an empty label, session id, frame or timestamp (subject_id is optional)."""
+    required = [c for c in schema.meta_columns if c != SUBJECT_COL]
+    rejected = []
+    for col in required:
+        for line in table.index[table[col].isna().to_numpy()]:
+            rejected.append({"line": int(line), "reason": f"empty {col}"})
+    return rejected
+
+
 def read_landmark_csv(path: Path | str) -> LandmarkFile:
     """Parse a seed or session landmark CSV; malformed rows are reported and excluded."""
     path = Path(path)
@@ -92,7 +102,7 @@ def read_landmark_csv(path: Path | str) -> LandmarkFile:
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (no header)")
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         header = next(csv.reader(fh), [])
     try:
         schema = detect_schema(header)
@@ -104,12 +114,13 @@ def read_landmark_csv(path: Path | str) -> LandmarkFile:
         path,
         skiprows=sorted(skip),
         dtype={LABEL_COL: str, SESSION_COL: str, SUBJECT_COL: str},
+        encoding="utf-8-sig",
         low_memory=False,
     )
     table.index = [i for i in range(1, len(table) + len(skip) + 1) if i not in skip]
     coord_cols = schema.columns[len(schema.meta_columns):]
     numeric = coord_cols + ([FRAME_COL, TIMESTAMP_COL] if schema.format is CsvFormat.SESSION else [])
-    bad = _coerce_numeric(table, numeric)
+    bad = _missing_meta(table, schema) + _coerce_numeric(table, numeric)
     if bad:
         rejected += bad
         table = table.drop(index=sorted({r["line"] for r in bad}))
@@ -117,7 +128,7 @@ def read_landmark_csv(path: Path | str) -> LandmarkFile:
     if table.empty:
         raise DataError(f"{path}: no usable data rows ({len(rejected)} rejected)")
     for r in rejected[:5]:
-        log.warning("%s: line %d rejected: %s", path, r["line"] + 1, r["reason"])
+        log.warning("%s: data row %d rejected: %s", path, r["line"], r["reason"])
     if len(rejected) > 5:
         log.warning("%s: %d rows rejected in all", path, len(rejected))
     return LandmarkFile(path, schema, table, rejected)

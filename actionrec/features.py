@@ -8,8 +8,9 @@
 * ``body_aligned``: ``body_centred`` plus an in-plane rotation that levels the shoulders, so a
   tilted camera does not change them either.
 
-Missing parts (NaN) become 0 after the transform, with one 0/1 "detected" flag per part, so
-models never see NaN.
+Missing parts (NaN) become 0 after the transform, with one 0/1 "detected" flag per part (taken
+from the input, before normalising), so models never see NaN. Without shoulders there is no
+body frame: the normalised kinds then give zeros for every part of that frame.
 """
 from __future__ import annotations
 
@@ -84,13 +85,10 @@ def transform(coords: np.ndarray, spec: FeatureSpec, source: str = "input") -> n
         raise ValueError(f"{source}: expected landmarks (frames, landmarks, 4), got {coords.shape}")
     spec.check_layout(Layout.from_n_landmarks(coords.shape[1]), source)
     coords = coords.astype(np.float32, copy=False)
+    detected = [~np.isnan(coords[:, part_slice(p), :3]).all(axis=(1, 2)) for p in spec.parts]
     if spec.kind != "none":
         coords = _normalise(coords, rotate=spec.kind == "body_aligned")
     n_chan = len(CHANNELS) if spec.visibility else 3
-    blocks, detected = [], []
-    for part in spec.parts:
-        block = coords[:, part_slice(part), :n_chan]
-        detected.append(~np.isnan(block).all(axis=(1, 2)))
-        blocks.append(block.reshape(len(coords), -1))
+    blocks = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts]
     feats = np.concatenate([*blocks, np.stack(detected, axis=1)], axis=1).astype(np.float32)
     return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)

@@ -1,11 +1,12 @@
 """Typed view of params.yaml: a wrong key or value fails at once, naming the key."""
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from actionrec.extract import ClipParams, ExtractParams
 from actionrec.features import FeatureSpec
@@ -22,11 +23,12 @@ class DataParams(Strict):
     videos_dir: Path = Path("data/raw/videos")
     labels: list[str] = Field(min_length=2)
 
-    @model_validator(mode="after")
-    def _unique_labels(self) -> "DataParams":
-        if len(set(self.labels)) != len(self.labels):
-            raise ValueError(f"labels must be unique, got {self.labels}")
-        return self
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[str]) -> list[str]:
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be unique, got {labels}")
+        return labels
 
 
 class SplitParams(Strict):
@@ -136,8 +138,8 @@ class ParamsError(ValueError):
 def _describe(err: ValidationError, path: Path) -> str:
     lines = [f"{path}: invalid parameters"]
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
-        lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
+        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        lines.append(f"  {key}: {e['msg']} (got {reprlib.repr(e.get('input'))})")
     return "\n".join(lines)
 
 

@@ -51,10 +51,10 @@ def _row(rec: Recording, subset: str, start: int, stop: int, method: str) -> dic
 def _group_fold(recs: Sequence[Recording], fraction: float, seed: int) -> set[str]:
     """Groups of one stratified group fold holding about ``fraction`` of the recordings."""
     groups = np.array([r.group for r in recs])
-    n_groups = len(set(groups))
-    n_splits = min(max(2, round(1 / fraction)), n_groups)
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     labels = np.array([r.label for r in recs])
+    largest_class = int(np.unique(labels, return_counts=True)[1].max())
+    n_splits = min(max(2, round(1 / fraction)), len(set(groups)), max(2, largest_class))
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, held = next(cv.split(np.zeros(len(recs)), labels, groups))
     return set(groups[held])
 
@@ -108,8 +108,11 @@ def _whole(recs: Sequence[Recording], test_groups: set[str], val_groups: set[str
 
 
 def _val_rows(train: list[Recording], params: SplitParams, seed: int, method: str) -> list[dict]:
-    """Validation from the training recordings: by group when enough groups, else in time."""
-    if len({r.group for r in train}) >= 3:
+    """Validation from the training recordings: by group when every class has two, else in time."""
+    per_class: dict[str, set[str]] = {}
+    for r in train:
+        per_class.setdefault(r.label, set()).add(r.group)
+    if len({r.group for r in train}) >= 3 and min(map(len, per_class.values())) >= 2:
         val_groups = _group_fold(train, params.val_size, seed + 1)
         rows = _whole(train, set(), val_groups)
     else:

@@ -71,7 +71,8 @@ def train_and_log(
         png = curves_csv.with_suffix(".png")
         plot_history(result.history, png)
         mlflow.log_artifact(str(png), artifact_path="curves")
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(history["val_acc"].max())})
+        best = history.loc[history["epoch"] == result.best_epoch].iloc[0]
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(best["val_acc"]), "best_val_loss": float(best["val_loss"])})
         model = model.cpu().eval()
         full = {**manifest, **model_spec(model), "name": name, "model_file": "model.pt",
                 "mlflow_run_id": run.info.run_id, "lineage": tags, "device": result.device, "best_epoch": result.best_epoch}
@@ -87,4 +88,4 @@ def train_and_log(
             pip_requirements=tracking.pip_requirements(*PIP),
             code_paths=[str(Path(__file__).parent)],
         )
-    return {"best_epoch": result.best_epoch, "epochs": len(history), "val_acc": float(history["val_acc"].max()), "device": result.device}
+    return {"best_epoch": result.best_epoch, "epochs": len(history), "val_acc": float(best["val_acc"]), "device": result.device}

@@ -41,7 +41,7 @@ def samples_per_s(
     build: Callable[[], nn.Module], ds: Dataset, batch: int, device: str, amp: bool
 ) -> float:
     """Training-phase throughput of the second epoch (the first one warms up)."""
-    seed_everything(0, warn_only=device != "cpu")
+    seed_everything(0, deterministic=device == "cpu")
     cfg = TrainConfig(epochs=2, batch_size=batch, patience=2, device=device, amp=amp)
     val = torch.utils.data.Subset(ds, range(batch))
     return fit(build(), ds, val, cfg).history[-1]["samples_per_s"]

@@ -45,3 +45,30 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run([sys.executable, "-m", "actionrec", "demo-data"], repo)
     run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo)
     return repo
+
+
+def set_params(repo: Path, updates: dict[str, object]) -> None:
+    """Set dotted keys (``split.purge_frames``) in the copy's params.yaml."""
+    import yaml
+
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in updates.items():
+        node = params
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def replace_raw_data(repo: Path, csvs: dict[str, Path] | None = None, videos: Path | None = None) -> None:
+    """Swap the demo data of a copy for other data (copied; the originals are never touched)."""
+    raw = repo / "data" / "raw"
+    for name in ("landmarks", "videos"):
+        shutil.rmtree(raw / name, ignore_errors=True)
+        (raw / name).mkdir(parents=True)
+    for name, src in (csvs or {}).items():
+        shutil.copy2(src, raw / "landmarks" / name)
+    if videos is not None:
+        shutil.copytree(videos, raw / "videos", dirs_exist_ok=True)
