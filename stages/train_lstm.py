@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from actionrec.corpus import load_recordings, window_samples
 from actionrec.labels import LabelMap
@@ -23,14 +24,17 @@ def main(params: Params) -> str:
     by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
     labels = LabelMap(params.data.labels)
-    data = {}
+    data: dict[str, SequenceDataset] = {}
     for subset in ("train", "val"):
         seqs, names, _ = window_samples(split, subset, by_id, params.features, p.window, p.stride)
         if not seqs:
             raise StageError(f"{SPLIT}: no {subset} windows for the LSTM")
         data[subset] = SequenceDataset(seqs, labels.encode(names, str(SPLIT)), p.window)
+        if subset == "train":
+            train_frames = torch.as_tensor(np.concatenate(seqs))
     seed_everything(cfg.seed)
     model = LandmarkLSTM(params.features.n_features, len(labels), p.hidden, p.layers, p.dropout)
+    model.set_normalization(train_frames)
     example = np.stack([data["val"][i][0].numpy() for i in range(min(2, len(data["val"])))])
     result = train_and_log(
         name="lstm",
