@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo data repro test test-fast lock clean
+.PHONY: setup demo data repro test test-fast lock clean browser
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ demo: data repro  ## set up, generate demo data, run the pipeline, show the lead
 	@$(PY) -m actionrec leaderboard
 	@echo "Compare runs in the MLflow UI:  $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db  (then open http://127.0.0.1:5000)"
 
-test: setup  ## run every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
+browser:  ## headless Chromium + chromedriver (Debian packages) for the browser tests; needs root
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
+	else echo "browser: /usr/bin/chromium or /usr/bin/chromedriver missing and not root with apt-get: the browser tests will skip"; fi
+
+test: setup browser  ## run every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
 	$(PY) -m pytest -q
 
 test-fast: setup  ## unit tests only

@@ -39,6 +39,37 @@ def _leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from actionrec.live import BundleError
+    from actionrec.web.app import serve
+
+    try:
+        return serve(args.bundle, args.host, args.port, args.max_upload_mb)
+    except BundleError as exc:
+        print(f"actionrec serve: {exc}", file=sys.stderr)
+        return 1
+
+
+def _live(args: argparse.Namespace) -> int:
+    from actionrec.live import main as live_main
+
+    return live_main(args.args, prog="actionrec live")
+
+
+def _record(args: argparse.Namespace) -> int:
+    from actionrec.record import main as record_main
+
+    return record_main(args.args, prog="actionrec record")
+
+
+def _delegating_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand whose arguments (and --help) its module's own parser handles, so the module
+    is imported only when the subcommand runs: every argument is passed through untouched."""
+    p = sub.add_parser(name, help=help_text, add_help=False, prefix_chars="\0")
+    p.add_argument("args", nargs=argparse.REMAINDER, help=f"see `actionrec {name} --help`")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actionrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="print reports/leaderboard.md")
     p.set_defaults(func=_leaderboard)
+
+    p = _delegating_parser(
+        sub, "live", "recognise actions live: webcam, video file or stream (window or --headless JSON lines)"
+    )
+    p.set_defaults(func=_live)
+
+    p = _delegating_parser(
+        sub, "record", "record labelled landmark sessions (webcam or video) into new session CSVs"
+    )
+    p.set_defaults(func=_record)
+
+    p = sub.add_parser("serve", help="web app: upload a video, get the predicted action (packaged bundle)")
+    p.add_argument("--bundle", type=Path, default=Path("models/package"), help="live bundle (dvc repro package)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed)")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get 413")
+    p.set_defaults(func=_serve)
     return parser
 
 

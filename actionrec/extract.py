@@ -49,6 +49,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
+from actionrec.holistic import detection_rates, landmarks_from_results, make_holistic
 from actionrec.recording import Recording
 from actionrec.schema import Part, part_slice
 from actionrec.video import (
@@ -85,13 +86,6 @@ EXTRACTOR_VERSION = "1"
 Kind = Literal["landmarks", "clips"]
 STATUSES = ("ok", "decode_error", "no_person", "too_short", "error")
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"})
-N_LANDMARKS = sum(part_slice(p).stop - part_slice(p).start for p in Part)
-_RESULT_FIELDS = {
-    Part.POSE: "pose_landmarks",
-    Part.FACE: "face_landmarks",
-    Part.LEFT_HAND: "left_hand_landmarks",
-    Part.RIGHT_HAND: "right_hand_landmarks",
-}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -156,34 +150,6 @@ def discover_clips(root: Path) -> list[ClipRef]:
 # ---------------------------------------------------------------- MediaPipe
 
 
-def make_holistic(params: ExtractParams) -> Any:
-    """A video-mode Holistic (``model_complexity=1``: the only one bundled offline)."""
-    import mediapipe as mp  # deferred: ~1 s import, only extraction needs it
-
-    return mp.solutions.holistic.Holistic(
-        static_image_mode=False,
-        model_complexity=1,
-        smooth_landmarks=True,
-        min_detection_confidence=params.min_detection_confidence,
-        min_tracking_confidence=params.min_tracking_confidence,
-    )
-
-
-def landmarks_from_results(results: Any) -> np.ndarray:
-    """float32 ``(543, 4)`` from a Holistic result: pose x, y, z, visibility; face and hands
-    x, y, z with visibility 1.0; NaN for every part that was not detected."""
-    out = np.full((N_LANDMARKS, 4), np.nan, np.float32)
-    for part, field in _RESULT_FIELDS.items():
-        found = getattr(results, field)
-        if found is None:
-            continue
-        vis = part is Part.POSE
-        out[part_slice(part)] = [
-            (p.x, p.y, p.z, p.visibility if vis else 1.0) for p in found.landmark
-        ]
-    return out
-
-
 def extract_video_landmarks(
     path: Path, params: ExtractParams, holistic: Any
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -198,11 +164,6 @@ def extract_video_landmarks(
         coords.append(landmarks_from_results(holistic.process(frame)))
         index.append(i)
     return np.stack(coords), np.asarray(index, np.int32)
-
-
-def detection_rates(coords: np.ndarray) -> dict[Part, float]:
-    """Fraction of frames in which each part was detected."""
-    return {p: float(np.mean(~np.isnan(coords[:, part_slice(p).start, 0]))) for p in Part}
 
 
 # ---------------------------------------------------------------- cache

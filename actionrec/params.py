@@ -100,6 +100,21 @@ class MlflowParams(Strict):
     experiment: str = "actionrec"
 
 
+class PackageLiveParams(Strict):
+    """How the packaged bundle recognises live: which model, how much smoothing, when to say 'unsure'."""
+
+    default_model: Literal["auto", "frame", "sequence"] = "auto"  # live runs on landmarks
+    smoothing: int = Field(5, ge=1)
+    threshold: float = Field(0.5, ge=0, le=1)
+
+
+class PackageParams(Strict):
+    min_metric: Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"] = "clip_accuracy"
+    quality_gate: float = Field(0.5, ge=0, le=1)
+    live: PackageLiveParams = PackageLiveParams()
+    registered_model: str = Field("actionrec-live", min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 class Params(Strict):
     """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map)."""
 
@@ -115,6 +130,7 @@ class Params(Strict):
     convlstm: ConvLstmParams
     evaluate: EvaluateParams = EvaluateParams()
     mlflow: MlflowParams = MlflowParams()
+    package: PackageParams = PackageParams()
 
     @model_validator(mode="before")
     @classmethod

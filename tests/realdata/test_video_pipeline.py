@@ -1,0 +1,71 @@
+"""The whole video pipeline on real clips: UCF101 (8 classes, official split 1) and Weizmann.
+
+CI runs a lighter configuration (fewer frames per clip, fewer ConvLSTM epochs); the full runs
+are the README's commands. Results are kept under reports/realdata/.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params
+from tests.realdata.conftest import SHARED_DATA
+from tests.realdata.test_coords_pipeline import _save
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.pipeline]
+
+UCF_CLASSES = sorted(p.name for p in (SHARED_DATA / "ucf101").iterdir()) if SHARED_DATA.is_dir() else []
+CI_PARAMS = {
+    "features.parts": ["pose", "left_hand", "right_hand"],
+    "extract_landmarks.stride": 3,
+    "extract_landmarks.max_frames": 24,
+    "lstm.window": 20,
+    "convlstm.train.epochs": 6,
+}
+
+
+def _run_pipeline(repo: Path) -> tuple[dict, pd.DataFrame]:
+    run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo)
+    run(["dvc", "repro"], repo)
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    split = pd.read_csv(repo / "data/processed/split.csv", dtype=str)
+    return metrics, split
+
+
+def _assert_no_group_leak(split: pd.DataFrame) -> None:
+    test = set(split.loc[split["subset"] == "test", "group"])
+    fit = set(split.loc[split["subset"] != "test", "group"])
+    assert not test & fit, f"groups on both sides: {sorted(test & fit)}"
+
+
+def test_ucf101_official_split(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path)
+    replace_raw_data(repo)
+    set_params(repo, {"data.labels": UCF_CLASSES, **CI_PARAMS})
+    run([sys.executable, "-m", "actionrec", "import-ucf101", str(SHARED_DATA / "ucf101"),
+         "--splits", str(SHARED_DATA / "ucf101_splits")], repo)
+    metrics, split = _run_pipeline(repo)
+    assert set(split["method"]) == {"official"}
+    test_groups = {int(g[1:]) for g in split.loc[split["subset"] == "test", "group"]}
+    assert test_groups <= set(range(1, 8)), "split 1 tests on groups g01-g07"
+    _assert_no_group_leak(split)
+    assert {"classical-lr", "lstm", "convlstm"} <= set(metrics)
+    assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.125
+    _save("ucf101_ci", repo, metrics)
+
+
+def test_weizmann_split_by_actor(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path)
+    replace_raw_data(repo, videos=SHARED_DATA / "weizmann")
+    labels = sorted(p.name for p in (SHARED_DATA / "weizmann").iterdir())
+    set_params(repo, {"data.labels": labels, **CI_PARAMS, "split.official_split": None})
+    metrics, split = _run_pipeline(repo)
+    assert set(split["method"]) == {"group"}
+    assert set(split["group"]) <= {"daria", "denis", "eli", "ido", "ira", "lena", "lyova", "moshe", "shahar"}
+    _assert_no_group_leak(split)
+    assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.1
+    _save("weizmann_ci", repo, metrics)
