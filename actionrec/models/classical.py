@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import skops.io as sio
@@ -13,7 +14,8 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from actionrec.params import ClassicalParams
+if TYPE_CHECKING:  # params.py pulls in the pipeline's heavy modules; the live bundle has none
+    from actionrec.params import ClassicalParams
 
 # Types beyond skops' defaults that our own pipelines contain (tree node storage), reviewed.
 TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
