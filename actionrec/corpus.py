@@ -81,16 +81,12 @@ def model_inputs(predictor, split: pd.DataFrame, subset: str, by_id: dict[str, R
     if predictor.kind == "frame":
         x, names, ids = frame_samples(split, subset, by_id, spec)
         return x, predictor.labels.encode(names), ids
-    from actionrec.models.train import ClipDataset, SequenceDataset
-
     if predictor.kind == "sequence":
-        window = int(predictor.manifest["window"])
-        seqs, names, ids = window_samples(split, subset, by_id, spec, window, int(predictor.manifest["stride"]))
-        y = predictor.labels.encode(names)
-        return SequenceDataset(seqs, y, window), y, ids
+        window, stride = int(predictor.manifest["window"]), int(predictor.manifest["stride"])
+        seqs, names, ids = window_samples(split, subset, by_id, spec, window, stride)
+        return seqs, predictor.labels.encode(names), ids
     clips, names, ids = clip_samples(split, subset)
-    y = predictor.labels.encode(names)
-    return ClipDataset(clips, y), y, ids
+    return clips, predictor.labels.encode(names), ids
 
 
 def clip_samples(split: pd.DataFrame, subset: str, clips_dir: Path = CLIPS_DIR) -> tuple[np.ndarray, list[str], list[str]]:

@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -61,6 +62,7 @@ __all__ = [
     "main",
     "parse_source",
     "predict_video",
+    "require_display",
     "resolve_model",
     "run",
     "stop_on_signals",
@@ -188,7 +190,7 @@ class Recognizer:
             raise BundleError(
                 f"{manifest}: a {self.predictor.kind!r} model cannot run on landmarks live"
             )
-        self.source = str(manifest)
+        self.manifest_path = manifest
         self.spec = self.predictor.features
         self.labels = self.predictor.labels.labels
         self.window = int(self.predictor.manifest["window"]) if self.is_sequence else 1
@@ -209,9 +211,13 @@ class Recognizer:
     def name(self) -> str:
         return f"{self.predictor.name} ({self.predictor.kind})"
 
+    def detect(self, frame_rgb: np.ndarray) -> np.ndarray:
+        """Landmarks ``(543, 4)`` of an RGB frame (NaN for undetected parts)."""
+        return landmarks_from_results(self._holistic.process(frame_rgb))
+
     def process(self, frame_rgb: np.ndarray, frame: int, t: float) -> tuple[np.ndarray, Prediction | None]:
-        """Landmarks ``(543, 4)`` of an RGB frame and the prediction they give (or None)."""
-        landmarks = landmarks_from_results(self._holistic.process(frame_rgb))
+        """Landmarks of an RGB frame and the prediction they give (or None)."""
+        landmarks = self.detect(frame_rgb)
         return landmarks, self.update(landmarks, frame, t)
 
     def update(self, landmarks: np.ndarray, frame: int, t: float) -> Prediction | None:
@@ -264,13 +270,10 @@ class Recognizer:
         self.close()
 
     def _transform(self, landmarks: np.ndarray) -> np.ndarray:
-        return transform(landmarks[None], self.spec, self.source)[0]
+        return transform(landmarks[None], self.spec, str(self.manifest_path))[0]
 
     def _window_proba(self) -> np.ndarray:
-        from actionrec.models.train import SequenceDataset  # torch: sequence models only
-
-        dataset = SequenceDataset([np.stack(self._features)], [0], self.window)
-        return self.predictor.predict_proba(dataset)[0]
+        return self.predictor.predict_proba([np.stack(self._features)])[0]
 
     def _smoothed(self, proba: np.ndarray, frame: int, t: float) -> Prediction:
         self._probs.append(np.asarray(proba, dtype=np.float64))
@@ -465,8 +468,16 @@ def _skeleton(image: np.ndarray, pose: np.ndarray) -> None:
     _points(image, pose, 3, _GREEN)
 
 
-def _text(image: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int]) -> None:
-    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+def _strip(image: np.ndarray, text: str, top: bool, scale: float, color: tuple[int, int, int]) -> None:
+    """``text`` on a black strip across the top or bottom, shrunk to fit the width."""
+    height, width = image.shape[:2]
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    if w > width - 12:
+        scale *= (width - 12) / w
+        (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    y0 = 0 if top else height - h - base - 8
+    cv2.rectangle(image, (0, y0), (width, y0 + h + base + 8), (0, 0, 0), -1)
+    cv2.putText(image, text, (6, y0 + h + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
 
 
 def draw_overlay(
@@ -490,20 +501,26 @@ def draw_overlay(
     for hand in (Part.LEFT_HAND, Part.RIGHT_HAND):
         _points(frame_bgr, _pixels(landmarks, hand, width, height), 2, _ORANGE)
     scale = max(0.4, width / 800)
-    bar = int(34 * scale / 0.5)
-    cv2.rectangle(frame_bgr, (0, 0), (width, bar), (0, 0, 0), -1)
     if prediction is not None:
         text = f"{prediction.label} {prediction.probability:.0%}"
         color = _ORANGE if prediction.label == UNCERTAIN else _GREEN
     else:
         text, color = banner or "", _GREY
-    _text(frame_bgr, text, (8, int(bar * 0.72)), scale * 1.4, color)
+    _strip(frame_bgr, text, True, scale * 1.6, color)
     fps = f"capture {capture_fps:.1f} fps | inference {inference_fps:.1f} fps"
-    _text(frame_bgr, fps, (8, height - 8), scale, _WHITE)
+    _strip(frame_bgr, fps, False, scale, _WHITE)
     return frame_bgr
 
 
 # ---------------------------------------------------------------- running
+
+
+def require_display() -> None:
+    """Fail early (instead of Qt aborting the process) when a window cannot be shown."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise ValueError("no display (DISPLAY is not set): run with --headless")
 
 
 @contextmanager
@@ -600,6 +617,8 @@ def run(
     Returns a summary: frame counts (captured, dropped, processed, without a person),
     predictions per label, FPS figures and the worst lag behind the newest captured frame.
     """
+    if not headless:
+        require_display()
     with FrameSource(source, realtime=realtime) as src, Recognizer(
         bundle, model, smoothing, threshold
     ) as rec, stop_on_signals() as stop:

@@ -72,6 +72,8 @@ class ClassicalParams(Strict):
     rf: ForestParams = ForestParams()
     gb: BoostingParams = BoostingParams()
     max_train_frames: int | None = Field(None, ge=1)
+    pooled_window: int = Field(30, ge=2)
+    pooled_stride: int = Field(5, ge=1)
 
 
 class LstmParams(Strict):
@@ -115,6 +117,12 @@ class PackageParams(Strict):
     registered_model: str = Field("actionrec-live", min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+class ReproduceParams(Strict):
+    """``actionrec reproduce``: runs trained on the CPU must agree exactly; on a GPU within this."""
+
+    tolerance: float = Field(1.0e-6, ge=0)
+
+
 class Params(Strict):
     """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map)."""
 
@@ -131,6 +139,7 @@ class Params(Strict):
     evaluate: EvaluateParams = EvaluateParams()
     mlflow: MlflowParams = MlflowParams()
     package: PackageParams = PackageParams()
+    reproduce: ReproduceParams = ReproduceParams()
 
     @model_validator(mode="before")
     @classmethod

@@ -33,17 +33,36 @@ class Predictor:
     def features(self) -> FeatureSpec:
         return FeatureSpec.model_validate(self.manifest["features"])
 
-    def predict_proba(self, inputs: Any) -> np.ndarray:
-        if self.kind == "frame":
-            from actionrec.models.classical import predict_proba
+    @property
+    def is_sklearn(self) -> bool:
+        return str(self.manifest["model_file"]).endswith(".skops")
 
-            proba = predict_proba(self.model, inputs)
+    def predict_proba(self, inputs: Any) -> np.ndarray:
+        """Probabilities for frame features ``(N, F)``, a list of windows ``(T_i, F)`` (sequence
+        models) or uint8 clips ``(N, T, H, W, 3)`` (clip models)."""
+        if self.is_sklearn:
+            from actionrec.models.classical import pad_windows, predict_proba
+
+            x = pad_windows(inputs, int(self.manifest["window"])) if self.kind == "sequence" else inputs
+            proba = predict_proba(self.model, x)
             full = np.zeros((len(proba), len(self.labels)), dtype=np.float64)
             full[:, self.model.classes_.astype(int)] = proba
             return full
+        from actionrec.models.train import ClipDataset, SequenceDataset
         from actionrec.models.train import predict_proba as torch_proba
 
-        return torch_proba(self.model, inputs, device="cpu", batch_size=64)
+        zeros = np.zeros(len(inputs), dtype=np.int64)
+        if self.kind == "sequence":
+            dataset = SequenceDataset(list(inputs), zeros, int(self.manifest["window"]))
+        else:
+            dataset = ClipDataset(np.asarray(inputs), zeros)
+        return torch_proba(self.model, dataset, device="cpu", batch_size=64)
+
+
+def model_key(manifest_path: Path, manifest: dict[str, Any]) -> str:
+    """The name a model has in reports/metrics.json and on the leaderboard."""
+    folder = Path(manifest_path).parent.name
+    return f"{folder}-{manifest['name']}" if folder == "classical" else manifest["name"]
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -56,7 +75,7 @@ def load_predictor(manifest_path: Path) -> Predictor:
     manifest = read_manifest(manifest_path)
     kind: Kind = manifest["kind"]
     model_file = manifest_path.parent / manifest["model_file"]
-    if kind == "frame":
+    if model_file.suffix == ".skops":
         from actionrec.models.classical import load_skops
 
         model = load_skops(model_file)

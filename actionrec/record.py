@@ -39,6 +39,7 @@ from actionrec.live import (
     Source,
     draw_overlay,
     parse_source,
+    require_display,
     stop_on_signals,
 )
 from actionrec.schema import Layout, session_columns
@@ -221,6 +222,8 @@ def record(
     """Record sessions from ``source`` (see the module docstring); returns what was written."""
     if not label.strip() or "\n" in label:
         raise ValueError(f"label must be a non-empty single line, got {label!r}")
+    if not headless:
+        require_display()
     labels = [label, *[x for x in labels or [] if x != label]] if labels else [label]
     out_dir = Path(out_dir)
     summary = RecordSummary(out_dir)

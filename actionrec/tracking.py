@@ -17,14 +17,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TRACKED_PACKAGES = ("torch", "scikit-learn", "mediapipe", "mlflow", "dvc", "numpy", "pandas")
 
 
+def store_root() -> Path:
+    """Where the default store lives: the repository DVC runs the stage for (``DVC_ROOT``: for a
+    queued ``dvc exp run`` that is the user's repository, not the temporary copy it runs in),
+    else the current directory."""
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd())
+
+
 def tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else the SQLite store at the repository root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store_root() / 'mlflow.db'}"
 
 
 def setup(experiment: str) -> str:
     """Point MLflow at the store and the experiment; returns the experiment id."""
+    default_store = not os.environ.get("MLFLOW_TRACKING_URI")  # (set_tracking_uri sets it)
     mlflow.set_tracking_uri(tracking_uri())
+    if default_store and mlflow.get_experiment_by_name(experiment) is None:
+        # Artifacts beside the default store (MLflow would use ./mlruns of whatever directory
+        # creates the experiment: a queued experiment's temporary copy).
+        try:
+            mlflow.create_experiment(experiment, artifact_location=str(store_root() / "mlruns" / experiment))
+        except mlflow.exceptions.MlflowException:
+            pass  # created meanwhile by a concurrent stage
     return mlflow.set_experiment(experiment).experiment_id
 
 
@@ -36,10 +51,45 @@ def _git(*args: str) -> str:
     return out.stdout.strip()
 
 
+def _pipeline_outputs(root: Path) -> set[str]:
+    """Paths that ``dvc repro`` itself rewrites: dvc.lock and every stage output in dvc.yaml."""
+    paths = {"dvc.lock"}
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError):
+        return paths
+    for stage in stages.values():
+        for key in ("outs", "metrics", "plots"):
+            for out in (stage or {}).get(key) or []:
+                paths.add(next(iter(out)) if isinstance(out, dict) else str(out))
+    return {p.rstrip("/") for p in paths}
+
+
+def dirty_files() -> list[str]:
+    """Tracked files whose working-tree state differs from HEAD, except what ``dvc repro`` writes
+    (dvc.lock and git-tracked stage outputs such as reports/metrics.json): those change between
+    the stages of every run and are results, not inputs. Untracked files are not counted."""
+    top = _git("rev-parse", "--show-toplevel")
+    if not top:
+        return []
+    outputs = _pipeline_outputs(Path(top))
+    changed = []
+    try:
+        status = subprocess.run(["git", "-C", top, "status", "--porcelain", "-z", "--untracked-files=no", "--no-renames"],
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    for entry in filter(None, status.split("\0")):
+        path = entry[3:]
+        if not any(path == out or path.startswith(f"{out}/") for out in outputs):
+            changed.append(path)
+    return changed
+
+
 def git_state() -> dict[str, str]:
-    """Commit and dirty flag of the working tree ('unknown' outside git)."""
+    """Commit and dirty flag of the working tree ('unknown' outside git); see :func:`dirty_files`."""
     commit = _git("rev-parse", "HEAD") or "unknown"
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    dirty = bool(dirty_files()) if commit != "unknown" else False
     return {"git.commit": commit, "git.dirty": str(dirty).lower()}
 
 
@@ -61,11 +111,70 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def stage_lock_entry(stage: str, root: Path | None = None) -> dict[str, Any]:
+    """The inputs side of the ``dvc.lock`` entry DVC writes for ``stage`` once it succeeds.
+
+    dvc.lock is written only after the stage command finishes, so while a stage runs its lock
+    entry is the previous run's. This computes the entry of *this* run the way DVC does (its
+    dependency objects and hash cache): ``{"cmd", "deps": {path: md5}, "params": {file: {key:
+    value}}}``; :func:`lock_fingerprint` of it is what ``actionrec reproduce`` compares.
+    """
+    from dvc.repo import Repo
+    from dvc.stage.utils import split_params_deps
+
+    with Repo(str(root) if root else None) as repo:
+        (dvc_stage,) = repo.stage.collect(stage)
+        dvc_stage.save_deps()
+        params, deps = split_params_deps(dvc_stage)
+        return {
+            "cmd": dvc_stage.cmd,
+            "deps": {d.def_path: str(d.hash_info.value) for d in sorted(deps, key=lambda d: d.def_path)},
+            "params": {p.def_path: p.hash_info.value for p in sorted(params, key=lambda p: p.def_path)},
+        }
+
+
+def lock_fingerprint(entry: dict[str, Any]) -> str:
+    """md5 of a canonical JSON of a :func:`stage_lock_entry` (same inputs <=> same fingerprint)."""
+    return hashlib.md5(json.dumps(entry, sort_keys=True, default=str).encode()).hexdigest()
+
+
+MAX_TAG = 5000  # MLflow refuses longer tag values (8000 in 3.x; keep a margin)
+
+
+def _dvc_lineage(stage: str) -> dict[str, str]:
+    """``dvc.lock.*`` tags (this run's lock entry of ``stage``) and ``data.dirty``: whether a raw
+    data folder the stage reads differs from its committed ``.dvc`` file (data changed without
+    ``dvc add``: the recorded data version is then not what the run used)."""
+    try:
+        entry = stage_lock_entry(stage)
+    except Exception as exc:  # noqa: BLE001 - lineage must never stop a stage (e.g. outside DVC)
+        return {"dvc.lock.error": f"{type(exc).__name__}: {exc}"[:MAX_TAG]}
+    tags = {"dvc.lock.md5": lock_fingerprint(entry), "dvc.lock.cmd": entry["cmd"][:MAX_TAG]}
+    for key in ("deps", "params"):
+        text = json.dumps(entry[key], sort_keys=True, separators=(",", ":"), default=str)
+        tags[f"dvc.lock.{key}"] = text if len(text) <= MAX_TAG else f"(too long: {len(text)} chars)"
+    recorded = data_versions()
+    dirty = []
+    for path, md5 in entry["deps"].items():
+        name = Path(path).name
+        if Path(path).parent.as_posix() == "data/raw" and recorded.get(f"data.{name}.md5") not in (None, md5):
+            tags[f"data.{name}.workspace_md5"] = md5
+            dirty.append(path)
+    tags["data.dirty"] = str(bool(dirty)).lower()
+    return tags
+
+
 def lineage_tags(stage: str, inputs: list[Path] | None = None, device: str = "cpu") -> dict[str, str]:
-    """Tags for a run: git, DVC stage and experiment, input and data hashes, packages, device."""
+    """Tags for a run: git (commit, dirty flag and files), DVC stage, its dvc.lock entry (input
+    hashes and params as of this run) and experiment, data versions, packages, device."""
     tags: dict[str, str] = {**git_state(), **data_versions(), "dvc.stage": stage, "device": device}
-    if os.environ.get("DVC_EXP_NAME"):
-        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
+    if changed := dirty_files():
+        tags["git.dirty_files"] = ",".join(changed)[:MAX_TAG]
+    tags.update(_dvc_lineage(stage))
+    for env, tag in (("DVC_EXP_NAME", "dvc.exp_name"), ("DVC_EXP_BASELINE_REV", "dvc.exp_baseline"),
+                     ("ACTIONREC_REPRODUCTION_OF", "reproduction.of")):
+        if os.environ.get(env):
+            tags[tag] = os.environ[env]
     for path in inputs or []:
         if path.is_file():
             tags[f"input.{path.as_posix()}.sha256"] = file_sha256(path)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,39 +38,55 @@ def pick(clips: list[ClipRef], limit: int) -> list[ClipRef]:
     return clips[::step][:limit]
 
 
-def sequential(
-    clips: list[ClipRef], params: ExtractParams
-) -> tuple[int, float, dict[str, np.ndarray]]:
-    """Frames, seconds and landmarks of the one-process loop."""
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (pool workers)."""
+    return sum(
+        r.ru_utime + r.ru_stime
+        for r in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
+def sequential(clips: list[ClipRef], params: ExtractParams) -> dict[str, np.ndarray]:
+    """Landmarks of the one-process loop."""
     coords = {}
     with make_holistic(params) as holistic:
         for clip in clips:
-            coords[f"{clip.label}/{clip.path.stem}"], _ = extract_video_landmarks(
-                clip.path, params, holistic
-            )
-    return sum(len(c) for c in coords.values()), time.perf_counter() - start, coords
+            key = f"{clip.label}/{clip.path.stem}"
+            coords[key], _ = extract_video_landmarks(clip.path, params, holistic)
+    return coords
 
 
-def pooled(clips: list[ClipRef], params: ExtractParams) -> tuple[int, float, dict[str, np.ndarray]]:
-    """Frames, seconds and landmarks of ``run_extraction`` with an empty cache."""
+def pooled(clips: list[ClipRef], params: ExtractParams) -> dict[str, np.ndarray]:
+    """Landmarks of ``run_extraction`` with an empty cache."""
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        index = run_extraction(clips, Path(tmp) / "out", Path(tmp) / "cache", params, "landmarks")
-        seconds = time.perf_counter() - start
-        ok = index[index["status"] == "ok"]
-        coords = {p[: -len(".npz")]: np.load(Path(tmp) / "out" / p)["coords"] for p in ok["path"]}
-    return int(index["n_frames"].sum()), seconds, coords
+        out = Path(tmp) / "out"
+        index = run_extraction(clips, out, Path(tmp) / "cache", params, "landmarks")
+        ok = index.loc[index["status"] == "ok", "path"]
+        return {p.removesuffix(".npz"): np.load(out / p)["coords"] for p in ok}
+
+
+def measure(
+    name: str, run: Callable[[], dict[str, np.ndarray]]
+) -> tuple[float, dict[str, np.ndarray]]:
+    """Run once; print frames/s (wall) and CPU ms per frame; return frames/s and landmarks."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    coords = run()
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    n = sum(len(c) for c in coords.values())
+    print(
+        f"{name:<40} {n:5d} frames in {wall:6.1f} s = {n / wall:6.1f} frames/s,"
+        f" {1000 * cpu / n:5.1f} CPU ms/frame"
+    )
+    return n / wall, coords
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--clips", type=Path, default=DEFAULT_CLIPS, help="root of <Class>/<clip> videos"
-    )
-    parser.add_argument(
-        "--limit", type=int, default=12, help="number of clips (spread over classes)"
-    )
+    parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS, help="<Class>/<clip> root")
+    parser.add_argument("--limit", type=int, default=12, help="clips, spread over classes")
     parser.add_argument("--max-frames", type=int, default=64, help="frames per clip (0: all)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -79,21 +97,21 @@ def main() -> None:
         raise SystemExit(f"no videos under {args.clips}/<Class>/")
     params = ExtractParams(max_frames=args.max_frames or None, workers=args.workers)
     print(
-        f"{len(clips)} clips from {args.clips}, max_frames={params.max_frames},"
-        f" CPUs={os.cpu_count()}"
+        f"{len(clips)} clips from {args.clips}, max_frames={params.max_frames}, "
+        f"CPUs={os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (busy machine: skewed times)"
     )
 
-    n_seq, t_seq, seq = sequential(clips, params)
-    n_pool, t_pool, pool = pooled(clips, params)
+    seq_fps, seq = measure("sequential (1 process, 1 Holistic)", lambda: sequential(clips, params))
+    pool_fps, pool = measure(
+        f"run_extraction ({args.workers} workers, cold cache)", lambda: pooled(clips, params)
+    )
     same = seq.keys() == pool.keys() and all(
         np.array_equal(seq[k], pool[k], equal_nan=True) for k in seq
     )
-    for name, n, t in (
-        ("sequential (1 process, 1 Holistic)", n_seq, t_seq),
-        (f"run_extraction ({args.workers} workers, cold cache)", n_pool, t_pool),
-    ):
-        print(f"{name:<40} {n:5d} frames in {t:6.1f} s = {n / t:6.1f} frames/s")
-    print(f"speed-up: {(n_pool / t_pool) / (n_seq / t_seq):.2f}x; identical landmarks: {same}")
+    print(
+        f"speed-up: {pool_fps / seq_fps:.2f}x; identical landmarks: {same}; "
+        f"load average now {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

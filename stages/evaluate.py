@@ -11,7 +11,7 @@ from actionrec import tracking
 from actionrec.corpus import load_recordings, model_inputs
 from actionrec.evaluation import evaluate_predictions, leaderboard_markdown, plot_confusion
 from actionrec.params import Params
-from actionrec.predictors import load_predictor
+from actionrec.predictors import load_predictor, model_key
 from actionrec.stage import run_stage, write_json, write_text
 
 SPLIT = Path("data/processed/split.csv")
@@ -36,7 +36,7 @@ def main(params: Params) -> str:
         if len(y) == 0:
             continue
         result = evaluate_predictions(pred.predict_proba(inputs), y, clip_ids, pred.labels)
-        key = f"{manifest.parent.name}-{pred.name}" if manifest.parent.name == "classical" else pred.name
+        key = model_key(manifest, pred.manifest)
         flat = {
             "sample_accuracy": result["sample"]["accuracy"],
             "sample_macro_f1": result["sample"]["macro_f1"],

@@ -31,7 +31,7 @@ from packaging.utils import canonicalize_name
 
 from actionrec import tracking
 from actionrec.params import PackageParams, Params
-from actionrec.predictors import read_manifest
+from actionrec.predictors import model_key, read_manifest
 from actionrec.stage import StageError, run_stage, write_json, write_text
 
 METRICS = Path("reports/metrics.json")
@@ -43,7 +43,7 @@ KINDS = ("frame", "sequence", "clip")
 LIVE_KINDS = ("frame", "sequence")  # what actionrec.live runs on landmarks (not pixel clips)
 ALIAS = "champion"
 # Safe on-disk formats only: skops for scikit-learn, a torch state_dict (loaded weights_only=True).
-SAFE_SUFFIXES = {"frame": ".skops", "sequence": ".pt", "clip": ".pt"}
+SAFE_SUFFIXES = (".skops", ".pt")  # skops for scikit-learn, a torch state_dict: never pickle
 # The light modules live inference needs (no pandas, mlflow, dvc, GX, matplotlib).
 VENDORED = (
     "__init__.py", "schema.py", "features.py", "labels.py", "predictors.py", "recording.py",
@@ -78,9 +78,8 @@ if __name__ == "__main__":
 '''
 
 # Run in a fresh interpreter (-I -S: no .pth files, so no editable install of actionrec; -B: no
-# __pycache__ in the bundle) with
-# the bundle, then site-packages on sys.path: import every vendored module, load every model,
-# run the entry point's --help.
+# __pycache__ in the bundle) with the bundle, then site-packages on sys.path: import every
+# vendored module, load every model, run the entry point's --help.
 _IMPORT_CHECK = '''\
 import importlib, json, sys
 bundle, manifests, modules, site = (json.loads(a) for a in sys.argv[1:5])
@@ -118,12 +117,6 @@ class Candidate:
         return f"  {self.key} ({self.kind}): {metric}={self.value:.3f}"
 
 
-def _metrics_key(manifest_path: Path, manifest: dict[str, Any]) -> str:
-    """The key stages/evaluate.py files this model under in reports/metrics.json."""
-    folder = manifest_path.parent.name
-    return f"{folder}-{manifest['name']}" if folder == "classical" else manifest["name"]
-
-
 def _candidates(metrics: dict[str, dict[str, float]], metric: str) -> list[Candidate]:
     out = []
     for path in sorted(MODELS.glob("*/*.json")):
@@ -132,7 +125,7 @@ def _candidates(metrics: dict[str, dict[str, float]], metric: str) -> list[Candi
         manifest = read_manifest(path)
         if manifest.get("kind") not in KINDS:
             continue
-        key = _metrics_key(path, manifest)
+        key = model_key(path, manifest)
         if key in metrics:
             out.append(Candidate(key, manifest["kind"], path, manifest, metrics[key], float(metrics[key][metric])))
     return sorted(out, key=lambda c: (-c.value, c.key))
@@ -241,11 +234,12 @@ def check_imports(bundle: Path, manifests: list[Path], pins: dict[str, str]) -> 
     modules = [("actionrec." + rel[:-3].replace("/", ".")).removesuffix(".__init__") for rel in VENDORED]
     args = [str(bundle.resolve()), [str(m.resolve()) for m in manifests], modules, site.getsitepackages()]
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", _IMPORT_CHECK, *map(json.dumps, args)],
+        [os.path.abspath(sys.executable), "-I", "-S", "-B", "-c", _IMPORT_CHECK, *map(json.dumps, args)],
         capture_output=True, text=True, cwd=bundle,
     )
     if proc.returncode != 0:
-        raise StageError(f"the bundle does not work on its own (only its own modules on sys.path):\n{proc.stderr.strip()[-3000:]}")
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        raise StageError(f"the bundle does not work on its own (its modules first on sys.path, no actionrec installed):\n{tail}")
 
 
 # --------------------------------------------------------------------------- bundle
@@ -253,8 +247,8 @@ def check_imports(bundle: Path, manifests: list[Path], pins: dict[str, str]) -> 
 
 def _copy_model(c: Candidate, dest: Path) -> dict[str, Any]:
     model_file = c.manifest_path.parent / c.manifest["model_file"]
-    if model_file.suffix != SAFE_SUFFIXES[c.kind]:
-        raise StageError(f"{model_file}: a {c.kind} model must be a {SAFE_SUFFIXES[c.kind]} file (safe format)")
+    if model_file.suffix not in SAFE_SUFFIXES:
+        raise StageError(f"{model_file}: models are packaged only in safe formats {SAFE_SUFFIXES}")
     dest.mkdir(parents=True)
     shutil.copyfile(c.manifest_path, dest / c.manifest_path.name)
     shutil.copyfile(model_file, dest / model_file.name)

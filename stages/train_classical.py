@@ -1,18 +1,28 @@
-"""DVC stage train_classical: the four seed scikit-learn pipelines on per-frame features."""
+"""DVC stage train_classical: the four seed scikit-learn pipelines on per-frame features, and
+two on temporally pooled windows of frames (mean/std/min/max/motion of each feature)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
 
 from actionrec import tracking
-from actionrec.corpus import frame_samples, load_recordings
+from actionrec.corpus import frame_samples, load_recordings, window_samples
 from actionrec.labels import LabelMap
-from actionrec.models.classical import TRUSTED_TYPES, build_pipelines, predict_proba, save_skops
+from actionrec.models.classical import (
+    TRUSTED_TYPES,
+    build_pipelines,
+    build_pooled_pipelines,
+    pad_windows,
+    predict_proba,
+    save_skops,
+)
 from actionrec.params import Params
 from actionrec.stage import run_stage, write_json
 
@@ -21,60 +31,84 @@ OUT = Path("models/classical")
 PIP = ("scikit-learn", "skops", "numpy", "scipy")
 
 
-@run_stage("train_classical")
-def main(params: Params) -> str:
+@dataclass
+class TrainSet:
+    """Inputs of one model family: features, encoded labels, kind and manifest extras."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    kind: str
+    extra: dict
+
+
+def _train_sets(params: Params, split: pd.DataFrame) -> list[TrainSet]:
     recordings = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
-    split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
     fit_rows = split[split["subset"].isin(["train", "val"])].assign(subset="train")
-    x, names, _ = frame_samples(fit_rows, "train", recordings, params.features)
     labels = LabelMap(params.data.labels)
+    x, names, _ = frame_samples(fit_rows, "train", recordings, params.features)
     y = labels.encode(names, str(SPLIT))
     cap = params.classical.max_train_frames
     if cap and len(x) > cap:
         keep = np.sort(np.random.default_rng(params.seed).choice(len(x), cap, replace=False))
         x, y = x[keep], y[keep]
+    window, stride = params.classical.pooled_window, params.classical.pooled_stride
+    seqs, names, _ = window_samples(fit_rows, "train", recordings, params.features, window, stride)
+    pooled = TrainSet("train_windows", pad_windows(seqs, window), labels.encode(names, str(SPLIT)), "sequence",
+                      {"window": window, "stride": stride})
+    return [TrainSet("train_frames", x, y, "frame", {}), pooled]
+
+
+def _log_model(pipe: Pipeline, example: np.ndarray) -> None:
+    mlflow.sklearn.log_model(
+        pipe,
+        name="model",
+        signature=infer_signature(example, predict_proba(pipe, example)),
+        input_example=example,
+        pip_requirements=tracking.pip_requirements(*PIP),
+        pyfunc_predict_fn="predict_proba" if hasattr(pipe, "predict_proba") else "predict",
+        skops_trusted_types=TRUSTED_TYPES,
+    )
+
+
+@run_stage("train_classical")
+def main(params: Params) -> str:
+    split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
+    sets = _train_sets(params, split)
+    labels = LabelMap(params.data.labels)
     tracking.setup(params.mlflow.experiment)
     tags = tracking.lineage_tags("train_classical", [SPLIT])
-    dataset = mlflow.data.from_numpy(x, targets=y, source=str(SPLIT), name="train_frames", digest=tags[f"input.{SPLIT.as_posix()}.sha256"][:16])
+    digest = tags[f"input.{SPLIT.as_posix()}.sha256"][:16]
+    common = {"features": params.features.model_dump(mode="json"), "seed": params.seed}
     summary = []
     with mlflow.start_run(run_name="train_classical", tags=tags) as parent:
-        mlflow.log_params(tracking.flatten({"features": params.features.model_dump(mode="json"), "seed": params.seed}))
-        for name, pipe in build_pipelines(params.classical, params.seed).items():
-            with mlflow.start_run(run_name=f"classical-{name}", nested=True, tags={**tags, "model.kind": "frame", "model.name": name}) as run:
-                start = time.perf_counter()
-                pipe.fit(x, y)
-                seconds = time.perf_counter() - start
-                mlflow.log_params(tracking.flatten(getattr(params.classical, name).model_dump(), f"{name}."))
-                mlflow.log_params(tracking.flatten({"features": params.features.model_dump(mode="json"), "seed": params.seed}))
-                mlflow.log_input(dataset, context="training")
-                train_acc = float((pipe.predict(x) == y).mean())
-                mlflow.log_metrics({"train_accuracy": train_acc, "fit_seconds": seconds, "train_frames": len(x)})
-                example = x[:2]
-                mlflow.sklearn.log_model(
-                    pipe,
-                    name="model",
-                    signature=infer_signature(example, predict_proba(pipe, example)),
-                    input_example=example,
-                    pip_requirements=tracking.pip_requirements(*PIP),
-                    pyfunc_predict_fn="predict_proba" if hasattr(pipe, "predict_proba") else "predict",
-                    skops_trusted_types=TRUSTED_TYPES,
-                )
-                save_skops(pipe, OUT / f"{name}.skops")
-                write_json(
-                    OUT / f"{name}.json",
-                    {
-                        "name": name,
-                        "kind": "frame",
-                        "model_file": f"{name}.skops",
-                        "labels": labels.labels,
-                        "features": params.features.model_dump(mode="json"),
-                        "mlflow_run_id": run.info.run_id,
-                        "mlflow_parent_run_id": parent.info.run_id,
-                        "lineage": tags,
-                    },
-                )
-                summary.append(f"{name} {seconds:.1f}s")
-    return f"{len(x)} frames, {x.shape[1]} features: " + ", ".join(summary)
+        mlflow.log_params(tracking.flatten(common))
+        for ts in sets:
+            dataset = mlflow.data.from_numpy(ts.x, targets=ts.y, source=str(SPLIT), name=ts.name, digest=digest)
+            pipes = (build_pipelines(params.classical, params.seed) if ts.kind == "frame"
+                     else build_pooled_pipelines(params.classical, params.seed, ts.extra["window"]))
+            for name, pipe in pipes.items():
+                run_tags = {**tags, "model.kind": ts.kind, "model.name": name}
+                with mlflow.start_run(run_name=f"classical-{name}", nested=True, tags=run_tags) as run:
+                    start = time.perf_counter()
+                    pipe.fit(ts.x, ts.y)
+                    seconds = time.perf_counter() - start
+                    family = name.removeprefix("pooled-")
+                    mlflow.log_params(tracking.flatten(getattr(params.classical, family).model_dump(), f"{family}."))
+                    mlflow.log_params(tracking.flatten({**common, **ts.extra}))
+                    mlflow.log_input(dataset, context="training")
+                    train_acc = float((pipe.predict(ts.x) == ts.y).mean())
+                    mlflow.log_metrics({"train_accuracy": train_acc, "fit_seconds": seconds, "train_samples": len(ts.x)})
+                    _log_model(pipe, ts.x[:2])
+                    save_skops(pipe, OUT / f"{name}.skops")
+                    write_json(OUT / f"{name}.json", {
+                        "name": name, "kind": ts.kind, "model_file": f"{name}.skops", "labels": labels.labels,
+                        "features": common["features"], **ts.extra, "mlflow_run_id": run.info.run_id,
+                        "mlflow_parent_run_id": parent.info.run_id, "lineage": tags,
+                    })
+                    summary.append(f"{name} {seconds:.1f}s")
+    sizes = ", ".join(f"{len(ts.x)} {ts.name}" for ts in sets)
+    return f"{sizes}, {sets[0].x.shape[1]} features/frame: " + ", ".join(summary)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import skops.io as sio
-from sklearn.base import ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -17,13 +17,50 @@ from sklearn.preprocessing import StandardScaler
 if TYPE_CHECKING:  # params.py pulls in the pipeline's heavy modules; the live bundle has none
     from actionrec.params import ClassicalParams
 
-# Types beyond skops' defaults that our own pipelines contain (tree node storage), reviewed.
-TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+# Types beyond skops' defaults that our own pipelines contain (tree node storage and our
+# pooling step), reviewed.
+TRUSTED_TYPES = ["sklearn.tree._tree.Tree", "actionrec.models.classical.TemporalPooling"]
+POOLED_MODELS = ("lr", "rf")
+
+
+class TemporalPooling(TransformerMixin, BaseEstimator):
+    """Flattened windows ``(N, window * F)`` -> per-feature mean, std, min, max and the mean
+    absolute frame-to-frame change ``(N, 5 * F)``: how a pose moves, not just where it is."""
+
+    def __init__(self, window: int = 30):
+        self.window = window
+
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> "TemporalPooling":
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        w = np.asarray(x, dtype=np.float32).reshape(len(x), self.window, -1)
+        motion = np.abs(np.diff(w, axis=1)).mean(axis=1)
+        return np.concatenate([w.mean(axis=1), w.std(axis=1), w.min(axis=1), w.max(axis=1), motion], axis=1)
+
+
+def pad_windows(windows: list[np.ndarray], window: int) -> np.ndarray:
+    """Windows of at most ``window`` frames -> ``(N, window * F)``, short ones edge-padded."""
+    out = [np.pad(w[:window], ((0, window - len(w[:window])), (0, 0)), mode="edge") for w in windows]
+    return np.stack(out).reshape(len(windows), -1)
 
 
 def build_pipelines(params: ClassicalParams, seed: int) -> dict[str, Pipeline]:
     """StandardScaler + each seed classifier, hyper-parameters from params, seeded."""
-    estimators: dict[str, ClassifierMixin] = {
+    return {name: make_pipeline(StandardScaler(), est) for name, est in _estimators(params, seed).items()}
+
+
+def build_pooled_pipelines(params: ClassicalParams, seed: int, window: int) -> dict[str, Pipeline]:
+    """TemporalPooling + StandardScaler + the classifiers of ``POOLED_MODELS`` (same params)."""
+    estimators = _estimators(params, seed)
+    return {
+        f"pooled-{name}": make_pipeline(TemporalPooling(window), StandardScaler(), estimators[name])
+        for name in POOLED_MODELS
+    }
+
+
+def _estimators(params: ClassicalParams, seed: int) -> dict[str, ClassifierMixin]:
+    return {
         "lr": LogisticRegression(C=params.lr.C, max_iter=params.lr.max_iter, random_state=seed),
         "ridge": RidgeClassifier(alpha=params.ridge.alpha),
         "rf": RandomForestClassifier(
@@ -41,7 +78,6 @@ def build_pipelines(params: ClassicalParams, seed: int) -> dict[str, Pipeline]:
             random_state=seed,
         ),
     }
-    return {name: make_pipeline(StandardScaler(), est) for name, est in estimators.items()}
 
 
 def predict_proba(model: Pipeline, x: np.ndarray) -> np.ndarray:

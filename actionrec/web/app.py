@@ -95,7 +95,7 @@ def _video_suffix(name: str, what: str) -> str:
 
 
 def _too_large(limit: int) -> str:
-    return f"The video is larger than the limit of {limit / 2**20:g} MB."
+    return f"The video is larger than the limit of {limit / 2**20:.3g} MB."
 
 
 def fetch_url(url: str, folder: Path, limit: int) -> Path:

@@ -120,3 +120,23 @@ def test_new_session_retrains_and_bad_session_stops_before_training(reproduced: 
     assert (repo / "reports/metrics.json").read_bytes() == metrics_before
     (raw / "demo-s10-wave.csv").unlink()
     run(["dvc", "add", "-q", "data/raw/landmarks"], repo)
+
+
+def test_bad_clips_are_named_and_excluded_unknown_class_stops(reproduced: tuple[Path, str]) -> None:
+    repo, _ = reproduced
+    videos = repo / "data/raw/videos"
+    (videos / "Nod" / "v_Nod_g20_c01.avi").write_bytes(b"this is not a video" * 100)
+    (videos / "Nod" / "v_Nod_g21_c01.avi").write_bytes(b"")
+    run(["dvc", "add", "-q", "data/raw/videos"], repo)
+    proc = run(["dvc", "repro"], repo)
+    assert "2 unusable" in proc.stdout, proc.stdout
+    summary = (repo / "reports/validation/summary.md").read_text()
+    assert "v_Nod_g20_c01" in summary and "v_Nod_g21_c01" in summary
+    split = (repo / "data/processed/split.csv").read_text()
+    assert "v_Nod_g20_c01" not in split and "v_Nod_g21_c01" not in split
+    assert not list(repo.joinpath("data/interim").rglob("*.tmp")), "partial files left behind"
+    (videos / "Jump").mkdir()
+    shutil.copy2(next((videos / "Lean").glob("*.avi")), videos / "Jump" / "v_Jump_g01_c01.avi")
+    run(["dvc", "add", "-q", "data/raw/videos"], repo)
+    proc = run(["dvc", "repro"], repo, check=False)
+    assert proc.returncode != 0 and "Jump" in proc.stderr and "data.labels" in proc.stderr

@@ -25,6 +25,9 @@ CI_PARAMS = {
     "extract_landmarks.max_frames": 24,
     "lstm.window": 20,
     "convlstm.train.epochs": 6,
+    # Real footage: MediaPipe misses the person in ~5% of UCF101 clips and in many frames of
+    # others (BasketballDunk: 24% of frames); keep every clip with any detection.
+    "validate.clips.min_pose_rate": 0.0,
 }
 
 

@@ -1,0 +1,120 @@
+"""The MLflow UI on a store the pipeline produced: `mlflow server` on 127.0.0.1 (its own process
+group, stopped as a group), headless Chromium on the runs page of the pipeline's experiment; the
+runs are listed with their metrics. Screenshot: reports/screenshots/mlflow_runs.png."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+import requests
+
+from tests.pipeline import shared_runs
+from tests.pipeline.conftest import REPO
+from tests.pipeline.shared_runs import PipelineRun
+
+SCREENSHOT = REPO / "reports/screenshots/mlflow_runs.png"
+BROWSER = shared_runs.have_chromium()
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(BROWSER is None, reason="needs chromium and chromedriver (`make browser`)"),
+]
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def run_a(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    return shared_runs.run_a(tmp_path_factory)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(run_a: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("mlflow-server")  # nothing lands in a repository
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
+           "DO_NOT_TRACK": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = (workdir / "server.log").open("w")
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--backend-store-uri", run_a.store, "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (workdir / "server.log").read_text()[-3000:]
+            try:
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not come up:\n" + (workdir / "server.log").read_text()[-3000:]
+            time.sleep(0.5)
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    chromium, chromedriver = BROWSER
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1600,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=chromedriver), options=opts)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, server: str, browser: webdriver.Chrome) -> None:
+    client = mlflow.MlflowClient(tracking_uri=run_a.store)
+    exp = client.get_experiment_by_name("actionrec")
+    runs = client.search_runs([exp.experiment_id])
+    names = {r.info.run_name for r in runs}
+    assert {"classical-lr", "lstm", "convlstm"} <= names
+    browser.get(f"{server}/#/experiments/{exp.experiment_id}/runs")
+    wanted = ["classical-lr", "classical-rf", "lstm", "convlstm", "train_classical"]
+    WebDriverWait(browser, 90).until(lambda d: all(n in d.find_element(By.TAG_NAME, "body").text for n in wanted))
+    # The metrics: shown as columns of the runs table (expand the metrics group if collapsed).
+    WebDriverWait(browser, 60).until(lambda d: "test_clip_accuracy" in d.find_element(By.TAG_NAME, "body").text)
+    text = browser.find_element(By.TAG_NAME, "body").text
+    lr = next(r for r in runs if r.info.run_name == "classical-lr")
+    value = lr.data.metrics["test_clip_accuracy"]
+    assert any(f"{value:.{n}f}".rstrip("0").rstrip(".") in text for n in (2, 3, 4)), (value, text[:3000])
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000

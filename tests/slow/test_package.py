@@ -1,0 +1,220 @@
+"""The package stage: bundle layout and manifest, the quality gate, the MLflow `champion` alias,
+and the bundle running in a fresh virtualenv with nothing but its own requirements.txt."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.pipeline.conftest import REPO, copy_repo, run, set_params
+
+pytestmark = pytest.mark.slow
+
+MODEL_DIRS = ("classical", "lstm", "convlstm")
+UNCERTAIN = "uncertain"
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _stage(repo: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"}
+    return run([sys.executable, "stages/package.py"], repo, check=check, env=env)
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository with trained, evaluated models and their MLflow runs: the
+    repository's own when the pipeline has run here, else made by `dvc repro evaluate`."""
+    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    have = all((REPO / "models" / d).is_dir() for d in MODEL_DIRS) and (REPO / "mlflow.db").is_file()
+    if have and (REPO / "reports/metrics.json").is_file():
+        for d in MODEL_DIRS:
+            shutil.copytree(REPO / "models" / d, repo / "models" / d)
+        shutil.copy2(REPO / "reports/metrics.json", repo / "reports/metrics.json")
+        shutil.copy2(REPO / "mlflow.db", repo / "mlflow.db")
+    else:
+        run([sys.executable, "-m", "actionrec", "demo-data"], repo)
+        run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo)
+        run(["dvc", "repro", "evaluate"], repo, env={"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"})
+    return repo
+
+
+@pytest.fixture(scope="module")
+def packaged(staged: Path) -> tuple[Path, str]:
+    proc = _stage(staged)
+    return staged, proc.stdout
+
+
+def _manifest(repo: Path) -> dict:
+    return json.loads((repo / "models/package/manifest.json").read_text())
+
+
+def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
+    repo, log = packaged
+    assert "[package]" in log and "@champion" in log
+    bundle = repo / "models/package"
+    manifest = _manifest(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    metric, gate = params["package"]["min_metric"], params["package"]["quality_gate"]
+
+    assert manifest["labels"] == params["data"]["labels"]
+    assert manifest["selection"] == {"metric": metric, "quality_gate": gate,
+                                     "candidates": {k: v[metric] for k, v in metrics.items()}}
+    # the best model of each kind, by the metric; the live default is the best landmark model
+    kind_of = {"lstm": "sequence", "convlstm": "clip"}
+    for kind, rel in manifest["models"].items():
+        own = {k: v[metric] for k, v in metrics.items() if kind_of.get(k, "frame") == kind}
+        details = manifest["model_details"][kind]
+        assert details["key"] == min(own, key=lambda k: (-own[k], k))  # ties: the first name
+        assert details["metrics"] == metrics[details["key"]]
+        model_manifest = json.loads((bundle / rel).read_text())
+        assert model_manifest["kind"] == kind
+        assert details["mlflow_run_id"] == model_manifest["mlflow_run_id"]
+        model_file = bundle / details["model_file"]
+        assert model_file.suffix == {"frame": ".skops"}.get(kind, ".pt")
+        assert hashlib.sha256(model_file.read_bytes()).hexdigest() == details["sha256"]
+    assert set(manifest["models"]) == {kind_of.get(k, "frame") for k in metrics}
+    live = {k: manifest["model_details"][k]["metrics"][metric] for k in ("frame", "sequence") if k in manifest["models"]}
+    assert manifest["live"] == {"default_model": max(live, key=live.get), **{
+        k: params["package"]["live"][k] for k in ("smoothing", "threshold")}}
+    assert manifest["features"] == json.loads((repo / "models/classical/gb.json").read_text())["features"]
+    assert manifest["window"] == json.loads((repo / "models/lstm/model.json").read_text())["window"]
+    assert re.fullmatch(r"[0-9a-f]{40}", manifest["lineage"]["git.commit"])
+    assert manifest["lineage"]["git.dirty"] in ("true", "false")
+    for name in ("landmarks", "videos"):
+        dvc = yaml.safe_load((repo / f"data/raw/{name}.dvc").read_text())
+        assert manifest["lineage"][f"data.{name}.md5"] == dvc["outs"][0]["md5"]
+    assert not re.search(r"created|timestamp|\"time\"", json.dumps(manifest)), "the manifest must be deterministic"
+
+    # vendored modules are the source tree's, byte for byte; no pickles, no bytecode
+    for rel in manifest["vendored"]:
+        assert (bundle / rel).read_bytes() == (repo / rel).read_bytes(), rel
+    files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".joblib", ".pyc"))]
+    assert {"live.py", "requirements.txt", "manifest.json"} <= files
+
+    # requirements.txt: exact pins of the installed versions, the direct ones included
+    pins = dict(line.split("==") for line in (bundle / "requirements.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    for name, version in pins.items():
+        assert metadata.version(name) == version, name
+    lowered = {n.lower().replace("_", "-") for n in pins}
+    assert {"numpy", "opencv-contrib-python", "mediapipe", "protobuf", "scikit-learn", "skops", "torch",
+            "pydantic"} <= lowered
+    assert not {"pandas", "mlflow", "dvc", "great-expectations"} & lowered
+
+
+def test_repackaging_is_deterministic(packaged: tuple[Path, str]) -> None:
+    repo, _ = packaged
+    before = _digest(repo / "models/package")
+    registry = json.loads((repo / "reports/registry.json").read_text())
+    _stage(repo)
+    assert _digest(repo / "models/package") == before
+    assert json.loads((repo / "reports/registry.json").read_text()) == registry, "same model: same version"
+    assert not [p.name for p in (repo / "models").iterdir() if p.name.startswith(".package")], "temp dirs left"
+
+
+def test_quality_gate_refuses_with_every_candidates_numbers(packaged: tuple[Path, str]) -> None:
+    repo, _ = packaged
+    params = (repo / "params.yaml").read_text()
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    before = _digest(repo / "models/package")
+    best = max(m["clip_accuracy"] for m in metrics.values())
+    try:
+        set_params(repo, {"package.quality_gate": min(1.0, round(best + 0.01, 3))})
+        proc = _stage(repo, check=False)
+    finally:
+        (repo / "params.yaml").write_text(params)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "quality gate" in proc.stderr
+    for key, m in metrics.items():
+        assert f"{key} " in proc.stderr and f"clip_accuracy={m['clip_accuracy']:.3f}" in proc.stderr, key
+    assert _digest(repo / "models/package") == before, "a refused package leaves the previous bundle"
+
+
+def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> None:
+    import mlflow
+
+    from actionrec.models.train import SequenceDataset
+    from actionrec.predictors import load_predictor
+
+    repo, _ = packaged
+    manifest = _manifest(repo)
+    registry = json.loads((repo / "reports/registry.json").read_text())
+    kind = manifest["live"]["default_model"]
+    details = manifest["model_details"][kind]
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    version = mlflow.MlflowClient(tracking_uri=uri).get_model_version_by_alias(manifest["registered_model"], "champion")
+    assert version.run_id == details["mlflow_run_id"] == registry["mlflow_run_id"]
+    assert int(version.version) == registry["version"]
+
+    pred = load_predictor(repo / "models/package" / manifest["models"][kind])
+    rng = np.random.default_rng(0)
+    n_features = pred.features.n_features
+    if kind == "frame":
+        x = rng.normal(0, 1, (16, n_features)).astype(np.float32)
+        ours = pred.predict_proba(x)
+    else:
+        x = rng.normal(0, 1, (4, manifest["window"], n_features)).astype(np.float32)
+        ours = pred.predict_proba(SequenceDataset(list(x), [0] * len(x), manifest["window"]))
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        served = mlflow.pyfunc.load_model(f"models:/{manifest['registered_model']}@champion")
+        theirs = np.asarray(served.predict(x))
+    finally:
+        mlflow.set_tracking_uri(previous)
+    np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-6)
+
+
+def _demo_clip(repo: Path) -> Path:
+    for root in (REPO, repo):
+        clips = sorted((root / "data/raw/videos").glob("*/*.avi"))
+        if clips:
+            return clips[0]
+    pytest.skip("no demo video (run `make data`)")
+
+
+def test_bundle_runs_in_a_fresh_virtualenv(packaged: tuple[Path, str], tmp_path: Path) -> None:
+    """A plain venv, `pip install -r requirements.txt` (pip's cache makes it ~2-3 min), no
+    actionrec installed: live.py --headless prints JSON lines with the bundle's labels."""
+    repo, _ = packaged
+    bundle = tmp_path / "bundle"
+    shutil.copytree(repo / "models/package", bundle)  # anywhere: the bundle needs no repository
+    venv = tmp_path / "venv"
+    python = shutil.which("python3.11") or sys.executable
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env)
+    pip = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "-r", str(bundle / "requirements.txt")],
+                         capture_output=True, text=True, env=env)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    py = str(venv / "bin/python")
+    assert subprocess.run([py, "-c", "import actionrec"], cwd=tmp_path, env=env, capture_output=True).returncode != 0
+    proc = subprocess.run([py, str(bundle / "live.py"), "--source", str(_demo_clip(repo)), "--headless"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    labels = set(json.loads((bundle / "manifest.json").read_text())["labels"])
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert lines, proc.stderr[-2000:]
+    for row in lines:
+        assert {"time", "frame", "label", "probability", "probabilities"} <= set(row)
+        assert row["label"] in labels | {UNCERTAIN}
+        assert set(row["probabilities"]) == labels
+    assert not list(bundle.rglob("__pycache__")), "running the bundle must not modify it (a DVC output)"
