@@ -1,6 +1,7 @@
 """All recordings of a pipeline run, and the model-ready samples of each split subset."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,14 +90,45 @@ def model_inputs(predictor, split: pd.DataFrame, subset: str, by_id: dict[str, R
     return clips, predictor.labels.encode(names), ids
 
 
-def clip_samples(split: pd.DataFrame, subset: str, clips_dir: Path = CLIPS_DIR) -> tuple[np.ndarray, list[str], list[str]]:
-    """uint8 frame clips ``(N, T, H, W, 3)`` of the video recordings in ``subset``."""
+def clip_files(split: pd.DataFrame, subset: str, clips_dir: Path = CLIPS_DIR) -> tuple[list[Path], list[str], list[str]]:
+    """Clip npz files, labels and recording ids of the video recordings in ``subset``."""
     index = extracted_index(clips_dir)
     if index.empty:
-        return np.zeros((0,), np.uint8), [], []
+        return [], [], []
     ok = index[index["status"] == "ok"].set_index("clip")
     wanted = split[(split["subset"] == subset) & split["session_id"].isin(ok.index)].drop_duplicates("session_id")
-    clips = [np.load(clips_dir / ok.loc[sid, "path"])["frames"] for sid in wanted["session_id"]]
-    if not clips:
+    paths = [clips_dir / ok.loc[sid, "path"] for sid in wanted["session_id"]]
+    return paths, list(wanted["label"]), list(wanted["session_id"])
+
+
+def clip_samples(split: pd.DataFrame, subset: str, clips_dir: Path = CLIPS_DIR) -> tuple[np.ndarray, list[str], list[str]]:
+    """uint8 frame clips ``(N, T, H, W, 3)`` of the video recordings in ``subset`` (in memory)."""
+    paths, labels, ids = clip_files(split, subset, clips_dir)
+    if not paths:
         return np.zeros((0,), np.uint8), [], []
-    return np.stack(clips), list(wanted["label"]), list(wanted["session_id"])
+    return np.stack([np.load(p)["frames"] for p in paths]), labels, ids
+
+
+def write_clip_array(paths: list[Path], out: Path) -> None:
+    """Stream the ``frames`` of ``paths`` into one uint8 ``.npy`` ``(N, T, H, W, 3)`` at ``out``
+    (atomically), one clip in memory at a time; open it with ``np.load(out, mmap_mode="r")``."""
+    if not paths:
+        raise ValueError("no clips to write")
+    with np.load(paths[0]) as first:
+        shape = first["frames"].shape
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+                      "shape": (len(paths), *shape)}
+            np.lib.format.write_array_header_1_0(fh, header)
+            for path in paths:
+                with np.load(path) as data:
+                    frames = data["frames"]
+                if frames.dtype != np.uint8 or frames.shape != shape:
+                    raise ValueError(f"{path}: frames {frames.dtype} {frames.shape}, expected uint8 {shape}")
+                fh.write(np.ascontiguousarray(frames).tobytes())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)

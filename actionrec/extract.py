@@ -16,8 +16,11 @@ stage's outputs before running it, so incremental work comes from a per-clip cac
   no longer in the input list disappear. Output files are hardlinks to cache entries
   (copies across file systems).
 
-Misses are computed in a ``spawn`` pool of ``params.workers`` processes; each worker creates
-ONE Holistic in the pool initializer and calls ``reset()`` before every clip. ``reset()``
+Misses are computed by the ``executor``: by default (``local``) in a ``spawn`` pool of
+``params.workers`` processes; each worker creates ONE Holistic in the pool initializer and
+calls ``reset()`` before every clip. With ``executor.kind: dask`` whole clips are tasks on a
+Dask cluster (:mod:`actionrec.dask_executor`), each worker process keeping its own Holistic,
+and the results come back into the same cache, so the output is identical. ``reset()``
 restarts the graph, dropping the tracking state, so results are bit-identical to a fresh
 Holistic per clip (checked) at ~35 ms instead of ~230 ms per clip. Without it, a clip starts
 from the previous clip's tracked ROI and landmarks differ.
@@ -67,6 +70,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "ClipParams",
     "ClipRef",
+    "ExecutorParams",
     "ExtractParams",
     "Kind",
     "cache_key",
@@ -89,6 +93,20 @@ VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".m
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+class ExecutorParams(BaseModel, extra="forbid"):
+    """Where cache misses are computed; never part of the cache key (same results either way).
+
+    ``local``: a process pool of ``workers`` on this machine. ``dask``: whole clips as tasks on
+    the Dask scheduler at ``address`` (``$ACTIONREC_DASK_ADDRESS`` overrides it), or, with
+    neither, on a local Dask cluster of ``workers`` processes. Workers must read the clips at
+    the same absolute paths (a shared file system) and import the same ``actionrec``.
+    """
+
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = Field(None, description="Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    retries: int = Field(2, ge=0, description="re-runs of a clip whose task raised")
+
+
 class ExtractParams(BaseModel, extra="forbid"):
     """Landmark extraction (``extract_landmarks`` stage)."""
 
@@ -98,6 +116,7 @@ class ExtractParams(BaseModel, extra="forbid"):
     min_tracking_confidence: float = Field(0.5, ge=0.0, le=1.0)
     min_frames: int = Field(2, ge=1, description="fewer sampled frames -> status too_short")
     workers: int = Field(2, ge=1)
+    executor: ExecutorParams = ExecutorParams()
 
 
 class ClipParams(BaseModel, extra="forbid"):
@@ -107,6 +126,7 @@ class ClipParams(BaseModel, extra="forbid"):
     size: int = Field(64, ge=8)
     min_frames: int = Field(2, ge=1, description="fewer decoded frames -> status too_short")
     workers: int = Field(2, ge=1)
+    executor: ExecutorParams = ExecutorParams()
 
 
 Params = ExtractParams | ClipParams
@@ -198,7 +218,7 @@ def _extractor_id(kind: Kind) -> str:
 
 def cache_key(clip_sha256: str, params: Params, kind: Kind) -> str:
     """Key of one clip's result: clip bytes + result-affecting params + extractor version."""
-    spec = params.model_dump_json(exclude={"workers"})
+    spec = params.model_dump_json(exclude={"workers", "executor"})
     return hashlib.sha256(f"{_extractor_id(kind)}|{spec}|{clip_sha256}".encode()).hexdigest()
 
 
@@ -210,22 +230,34 @@ def _temp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Atomic, byte-deterministic compressed ``.npz`` (fixed zip timestamps, sorted names)."""
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """Byte-deterministic compressed ``.npz`` (fixed zip timestamps, sorted names)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+    return out.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp sibling + ``os.replace`` (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_sibling(path)
     try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in sorted(arrays):
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.asanyarray(arrays[name]), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, buf.getvalue())
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Atomic, byte-deterministic compressed ``.npz`` (see :func:`npz_bytes`)."""
+    write_atomic(path, npz_bytes(arrays))
 
 
 def _failure(status: str, problem: str, n_frames: int) -> dict[str, np.ndarray]:
@@ -310,15 +342,19 @@ def _init_worker(kind: Kind, params_json: str, cache_dir: str, in_pool: bool = T
     _WORKER["holistic"] = make_holistic(params) if kind == "landmarks" else None
 
 
+def _entry(path: Path, kind: Kind, params: Params, holistic: Any) -> dict[str, np.ndarray]:
+    """The cache entry of one clip (any executor)."""
+    if kind == "landmarks":
+        return _landmark_entry(path, params, holistic)
+    return _clip_entry(path, params)
+
+
 def _compute(task: tuple[str, str]) -> tuple[str, tuple[str, str] | None]:
     """Compute one clip into the cache; return ``(key, None)``, or ``(key, (status, message))``
     for an unexpected (so uncached) failure."""
     key, path = task
     try:
-        if _WORKER["kind"] == "landmarks":
-            entry = _landmark_entry(Path(path), _WORKER["params"], _WORKER["holistic"])
-        else:
-            entry = _clip_entry(Path(path), _WORKER["params"])
+        entry = _entry(Path(path), _WORKER["kind"], _WORKER["params"], _WORKER["holistic"])
         save_npz(_entry_path(_WORKER["cache_dir"], key), entry)
     except Exception as exc:  # one bad clip must never abort the others
         log.exception("extraction failed for %s", path)
@@ -327,6 +363,18 @@ def _compute(task: tuple[str, str]) -> tuple[str, tuple[str, str] | None]:
 
 
 def _run_tasks(
+    tasks: list[tuple[str, str]], kind: Kind, params: Params, cache_dir: Path
+) -> Iterator[tuple[str, tuple[str, str] | None]]:
+    """Compute ``tasks`` into the cache with the configured executor, yielding ``(key,
+    failure)`` as each clip completes (``failure``: see :func:`_compute`)."""
+    if params.executor.kind == "dask" and tasks:
+        from actionrec.dask_executor import run_dask
+
+        return run_dask(tasks, kind, params, cache_dir)
+    return _run_local(tasks, kind, params, cache_dir)
+
+
+def _run_local(
     tasks: list[tuple[str, str]], kind: Kind, params: Params, cache_dir: Path
 ) -> Iterator[tuple[str, tuple[str, str] | None]]:
     """``_compute`` over ``tasks``: in this process for one worker (or task), else in a pool."""

@@ -39,7 +39,8 @@ def run_stage(name: str) -> Callable[[Callable[[Params], str]], Callable[[], Non
             except (ParamsError, StageError, ValueError, FileNotFoundError) as exc:
                 print(f"[{name}] FAILED: {exc}", file=sys.stderr)
                 sys.exit(1)
-            print(f"[{name}] {summary} ({time.perf_counter() - start:.1f} s)")
+            if os.environ.get("RANK", "0") == "0":  # under torchrun: one summary, rank 0's
+                print(f"[{name}] {summary} ({time.perf_counter() - start:.1f} s)")
 
         return main
 

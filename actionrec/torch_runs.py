@@ -12,7 +12,7 @@ from mlflow.models import infer_signature
 from torch import nn
 from torch.utils.data import Dataset
 
-from actionrec import tracking
+from actionrec import ddp, tracking
 from actionrec.models.train import TrainConfig, fit, model_spec, plot_history, resolve_device, save_checkpoint
 from actionrec.stage import write_text
 
@@ -57,10 +57,19 @@ def train_and_log(
     experiment: str,
     inputs: list[Path],
 ) -> dict[str, Any]:
-    """Fit with the shared loop; MLflow run with curves, params, model; state_dict + manifest."""
+    """Fit with the shared loop; MLflow run with curves, params, model; state_dict + manifest.
+
+    Under torchrun only rank 0 tracks and writes; the other ranks just train their replica.
+    """
+    if not ddp.is_main_process():
+        result = fit(model, train_ds, val_ds, cfg)
+        best = next(row for row in result.history if row["epoch"] == result.best_epoch)
+        return {"best_epoch": result.best_epoch, "epochs": len(result.history), "val_acc": float(best["val_acc"]),
+                "device": result.device}
     tracking.setup(experiment)
     device = str(resolve_device(cfg.device))
-    tags = {**tracking.lineage_tags(f"train_{name}", inputs, device), "model.kind": manifest["kind"], "model.name": name}
+    tags = {**tracking.lineage_tags(f"train_{name}", inputs, device), "model.kind": manifest["kind"], "model.name": name,
+            "train.world_size": str(ddp.world_size())}
     with mlflow.start_run(run_name=name, tags=tags) as run:
         mlflow.log_params(tracking.flatten(params))
         mlflow.log_metrics({"train_samples": len(train_ds), "val_samples": len(val_ds)})

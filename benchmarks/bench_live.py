@@ -12,7 +12,6 @@ Also prints the model load time (constructing a ``Recognizer`` without creating 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import cv2
 import numpy as np
 
 from actionrec.holistic import make_holistic
-from actionrec.live import Recognizer, draw_overlay
+from actionrec.live import BundleError, Recognizer, draw_overlay
 from actionrec.video import iter_frames
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,15 +36,6 @@ def default_clip() -> Path:
         if clips:
             return clips[0]
     raise SystemExit(f"no clip under {UCF101} or {DEMO}; pass --clip")
-
-
-def default_bundle() -> Path:
-    """models/package, else the classical model ranked best in reports/metrics.json."""
-    if (REPO / "models/package/manifest.json").is_file():
-        return REPO / "models/package"
-    metrics = json.loads((REPO / "reports/metrics.json").read_text())
-    best = max((k for k in metrics if k.startswith("classical-")), key=lambda k: metrics[k]["clip_macro_f1"])
-    return REPO / "models/classical" / f"{best.removeprefix('classical-')}.json"
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -66,13 +56,13 @@ def _ms(seconds: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip", type=Path, default=None, help="video (default: first UCF101 clip)")
-    parser.add_argument("--bundle", type=Path, default=None,
-                        help="bundle dir or model manifest (default: models/package, else the best classical model)")
+    parser.add_argument("--bundle", type=Path, default=REPO / "models/package",
+                        help="bundle dir or model manifest such as models/classical/rf.json (default: models/package)")
     parser.add_argument("--model", choices=("frame", "sequence"), default=None)
     parser.add_argument("--max-frames", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2, help="passes over the frames")
     args = parser.parse_args()
-    clip, bundle = args.clip or default_clip(), args.bundle or default_bundle()
+    clip, bundle = args.clip or default_clip(), args.bundle
     frames = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for _, f in iter_frames(clip, max_frames=args.max_frames)]
     h, w = frames[0].shape[:2]
     print(f"clip {clip} ({len(frames)} frames, {w}x{h}) x {args.rounds} rounds; CPUs={os.cpu_count()}")
@@ -80,7 +70,10 @@ def main() -> None:
     baseline = make_holistic()
     pipeline_holistic = make_holistic()
     start = time.perf_counter()
-    Recognizer(bundle, args.model, holistic=pipeline_holistic)
+    try:
+        Recognizer(bundle, args.model, holistic=pipeline_holistic)
+    except BundleError as exc:
+        raise SystemExit(str(exc)) from None
     cold = time.perf_counter() - start
     start = time.perf_counter()
     rec = Recognizer(bundle, args.model, holistic=pipeline_holistic)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from actionrec import ddp
 from actionrec.corpus import load_recordings, window_samples
 from actionrec.labels import LabelMap
 from actionrec.models.lstm import LandmarkLSTM
@@ -21,6 +22,7 @@ SPLIT = Path("data/processed/split.csv")
 @run_stage("train_lstm")
 def main(params: Params) -> str:
     cfg, p = params.lstm.train, params.lstm
+    ddp.relaunch_with_torchrun(cfg.nproc)  # train.nproc > 1: this script again under torchrun
     by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
     labels = LabelMap(params.data.labels)

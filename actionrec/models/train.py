@@ -30,9 +30,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from actionrec import ddp
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
 
@@ -53,6 +55,9 @@ class TrainConfig(BaseModel, extra="forbid"):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = Field(True, description="fp16 autocast + GradScaler; used on CUDA only")
     num_workers: int = Field(0, ge=0)
+    nproc: int = Field(
+        1, ge=1, description="training processes (torchrun, one GPU each); batch_size is per process"
+    )
 
 
 @dataclass
@@ -204,14 +209,31 @@ def batch_to_inputs(
 
 
 def _loader(
-    ds: Dataset, batch_size: int, device: torch.device, num_workers: int, seed: int | None = None
+    ds: Dataset,
+    batch_size: int,
+    device: torch.device,
+    num_workers: int,
+    seed: int | None = None,
+    shard: bool = False,
 ) -> DataLoader:
-    """A loader; shuffled reproducibly from ``seed`` when one is given."""
+    """A loader; with ``seed``, shuffled reproducibly: epoch ``e`` (``loader.sampler.set_epoch``)
+    is the permutation ``randperm(n)`` seeded with ``seed + e``, and under torchrun rank ``r``
+    takes its every ``world_size``-th item from ``r`` on (a :class:`DistributedSampler`, which
+    pads the epoch to a multiple of the world size). So N processes with batch B see, step by
+    step, the same samples as one process with batch N x B. ``shard`` (no seed): this rank's
+    every ``world_size``-th item, unpadded, in order (evaluation)."""
     generator = None if seed is None else torch.Generator().manual_seed(seed)
+    sampler = None
+    if seed is not None:
+        sampler = DistributedSampler(
+            ds, num_replicas=ddp.world_size(), rank=ddp.rank(), shuffle=True, seed=seed
+        )
+    elif shard and ddp.world_size() > 1:
+        sampler = range(ddp.rank(), len(ds), ddp.world_size())
     return DataLoader(
         ds,
         batch_size=batch_size,
-        shuffle=seed is not None,
+        sampler=sampler,
         generator=generator,
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
@@ -270,7 +292,10 @@ def _run_epoch(
             loss_sum += loss.detach().double() * len(y)
             correct += (logits.argmax(dim=1) == y).sum()
             seen += len(y)
-    return loss_sum.item() / seen, correct.item() / seen
+    # Under torchrun: sums over every rank's shard (identical on all ranks).
+    totals = torch.stack([loss_sum, correct.double(), loss_sum.new_tensor(float(seen))])
+    loss_sum, correct, seen = ddp.all_reduce_sum(totals).tolist()
+    return loss_sum / seen, correct / seen
 
 
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -291,27 +316,56 @@ def fit(
     ``epoch, train_loss, train_acc, val_loss, val_acc, seconds`` (whole epoch) and
     ``samples_per_s`` (training phase) to the history and passes that row to ``on_epoch``.
     On return the model is on the training device and holds the best epoch's weights.
+
+    Under ``torchrun`` (``WORLD_SIZE > 1``) each process trains a DistributedDataParallel
+    replica on its shard of every epoch (``cfg.batch_size`` per process; see :func:`_loader`),
+    validates on its shard of the validation set, and the sums behind every metric are
+    reduced over the ranks, so all ranks hold the same history and stop at the same epoch.
+    ``on_epoch`` and the log lines run on rank 0 only. Each rank's dropout is seeded with
+    ``cfg.seed + rank``.
     """
     if not len(train_ds) or not len(val_ds):
         raise ValueError(f"empty dataset: {len(train_ds)} train, {len(val_ds)} val items")
-    device = resolve_device(cfg.device)
+    device, own_group = ddp.init(resolve_device(cfg.device))
+    try:
+        return _fit(model, train_ds, val_ds, cfg, on_epoch, device)
+    finally:
+        if own_group:
+            ddp.shutdown()
+
+
+def _fit(
+    model: nn.Module,
+    train_ds: Dataset,
+    val_ds: Dataset,
+    cfg: TrainConfig,
+    on_epoch: Callable[[dict[str, float]], None] | None,
+    device: torch.device,
+) -> FitResult:
     seed_everything(cfg.seed, deterministic=device.type == "cpu")
+    main = ddp.is_main_process()
     model.to(device)
+    net: nn.Module = model
+    if ddp.world_size() > 1:
+        torch.manual_seed(cfg.seed + ddp.rank())  # each replica draws its own dropout masks
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     precision = _Precision(device, cfg.amp)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_loader = _loader(train_ds, cfg.batch_size, device, cfg.num_workers, seed=cfg.seed)
-    val_loader = _loader(val_ds, cfg.batch_size, device, cfg.num_workers)
-    log.info(
-        "training %s on %s (amp=%s): %d train, %d val items",
-        type(model).__name__, device, precision.enabled, len(train_ds), len(val_ds),
-    )
+    val_loader = _loader(val_ds, cfg.batch_size, device, cfg.num_workers, shard=True)
+    if main:
+        log.info(
+            "training %s on %s (amp=%s, %d process(es)): %d train, %d val items",
+            type(model).__name__, device, precision.enabled, ddp.world_size(), len(train_ds), len(val_ds),
+        )
 
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state = math.inf, 0, _cpu_state(model)
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         desc = f"epoch {epoch}/{cfg.epochs}"
-        train_loss, train_acc = _run_epoch(model, train_loader, device, precision, optimizer, desc)
+        train_loader.sampler.set_epoch(epoch - 1)
+        train_loss, train_acc = _run_epoch(net, train_loader, device, precision, optimizer, desc)
         train_s = time.perf_counter() - start
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss is {train_loss} at epoch {epoch}; lower lr")
@@ -326,16 +380,18 @@ def fit(
             "samples_per_s": len(train_ds) / train_s,
         }
         history.append(row)
-        log.info(
-            "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f samples/s",
-            epoch, train_loss, train_acc, val_loss, val_acc, row["samples_per_s"],
-        )
-        if on_epoch is not None:
+        if main:
+            log.info(
+                "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f samples/s",
+                epoch, train_loss, train_acc, val_loss, val_acc, row["samples_per_s"],
+            )
+        if on_epoch is not None and main:
             on_epoch(dict(row))
         if val_loss < best_loss:
             best_loss, best_epoch, best_state = val_loss, epoch, _cpu_state(model)
         elif epoch - best_epoch >= cfg.patience:
-            log.info("early stop after epoch %d (best %d)", epoch, best_epoch)
+            if main:
+                log.info("early stop after epoch %d (best %d)", epoch, best_epoch)
             break
     model.load_state_dict(best_state)
     return FitResult(history, best_epoch, best_state, str(device))

@@ -24,6 +24,7 @@ CI_PARAMS = {
     "extract_landmarks.stride": 3,
     "extract_landmarks.max_frames": 24,
     "lstm.window": 20,
+    "classical.pooled_window": 20,
     "convlstm.train.epochs": 6,
     # Real footage: MediaPipe misses the person in ~5% of UCF101 clips and in many frames of
     # others (BasketballDunk: 24% of frames); keep every clip with any detection.

@@ -20,7 +20,7 @@ import pytest
 from actionrec import live
 from actionrec.features import FeatureSpec
 from actionrec.live import UNCERTAIN, FrameSource, predict_video
-from actionrec.predictors import Predictor
+from actionrec.predictors import Predictor, model_key, read_manifest
 from actionrec.video import count_frames, iter_frames
 
 pytestmark = pytest.mark.slow
@@ -36,17 +36,19 @@ WINDOW = 8  # the tiny LSTM's window
 
 
 def _best_frame_manifest() -> Path:
-    """The classical model ranked best by clip macro-F1 in reports/metrics.json (else gb)."""
+    """The frame model ranked best by clip macro-F1 in reports/metrics.json."""
     metrics_path = REPO / "reports/metrics.json"
-    name = "gb"
-    if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text())
-        ranked = sorted((-m["clip_macro_f1"], k) for k, m in metrics.items() if k.startswith("classical-"))
-        name = ranked[0][1].removeprefix("classical-") if ranked else name
-    path = REPO / "models/classical" / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(f"{path} missing: run `dvc repro` first")
-    return path
+    if not metrics_path.is_file():
+        pytest.skip(f"{metrics_path} missing: run `dvc repro` first")
+    metrics = json.loads(metrics_path.read_text())
+    frame_models = [
+        (-metrics[key]["clip_macro_f1"], str(path))
+        for path in (REPO / "models").glob("*/*.json")
+        if (m := read_manifest(path)).get("kind") == "frame" and (key := model_key(path, m)) in metrics
+    ]
+    if not frame_models:
+        pytest.skip("no evaluated frame model under models/: run `dvc repro` first")
+    return Path(min(frame_models)[1])
 
 
 @pytest.fixture(scope="module")
