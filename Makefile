@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo data repro test test-fast lock clean browser retrain
+.PHONY: setup demo data repro test test-fast lock clean browser postgres retrain
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,10 +36,16 @@ browser:  ## headless Chromium + chromedriver (Debian packages) for the browser 
 		apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
 	else echo "browser: /usr/bin/chromium or /usr/bin/chromedriver missing and not root with apt-get: the browser tests will skip"; fi
 
+postgres:  ## PostgreSQL server binaries (Debian package) for the shared-tracking-server test; needs root
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	else echo "postgres: no initdb and not root with apt-get: the PostgreSQL tracking test will skip"; fi
+
 retrain: setup  ## CI retraining: dvc pull -> dvc repro -> quality gate -> dvc push -> commit dvc.lock + metrics
 	bash scripts/retrain.sh
 
-test: setup browser  ## run every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
+test: setup browser postgres  ## run every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
 	$(PY) -m pytest -q
 
 test-fast: setup  ## unit tests only

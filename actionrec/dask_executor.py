@@ -54,14 +54,20 @@ def dask_client(address: str | None, n_workers: int) -> Iterator[Any]:
         with Client(address, set_as_default=False) as client:
             yield client
         return
-    with LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster, Client(cluster, set_as_default=False) as client:
-        yield client
+    quiet = logging.getLogger("distributed")  # its start/stop chatter would drown the stage's log
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",  # a free port on 127.0.0.1 (default: a fixed :8787)
+        ) as cluster, Client(cluster, set_as_default=False) as client:
+            yield client
+    finally:
+        quiet.setLevel(level)
 
 
 # ---------------------------------------------------------------- on the workers

@@ -182,6 +182,11 @@ def _placeholder_runs(wt: Path, uri: str, reproduced_stage_outs: list[str]) -> N
             continue
         if not isinstance(data, dict) or not data.get("mlflow_run_id"):
             continue
+        try:
+            client.get_run(data["mlflow_run_id"])
+            continue  # made by this reproduction (an upstream stage that had to run)
+        except mlflow.exceptions.MlflowException:
+            pass
         run = client.create_run(exp_id, run_name=f"placeholder-{data['mlflow_run_id']}",
                                 tags={"reproduce.placeholder_for": data["mlflow_run_id"]})
         client.set_terminated(run.info.run_id)
@@ -374,8 +379,10 @@ def _compare(client: Any, recorded_runs: list[Any], store: str, run_id: str, tag
     import mlflow
 
     new = mlflow.MlflowClient(tracking_uri=store)
+    # Every run of the throw-away store but the placeholders is the reproduction's (commits older
+    # than the `reproduction.of` tag do not tag them).
     reproduced = [r for e in new.search_experiments() for r in new.search_runs([e.experiment_id])
-                  if r.data.tags.get("reproduction.of") == run_id]
+                  if "reproduce.placeholder_for" not in r.data.tags]
     by_name = {(r.info.run_name, r.data.tags.get("dvc.stage")): r for r in reproduced}
     rows, ok = [], True
     for rec in recorded_runs:

@@ -47,7 +47,7 @@ SAFE_SUFFIXES = (".skops", ".pt")  # skops for scikit-learn, a torch state_dict:
 # The light modules live inference needs (no pandas, mlflow, dvc, GX, matplotlib).
 VENDORED = (
     "__init__.py", "schema.py", "features.py", "labels.py", "predictors.py", "recording.py",
-    "holistic.py", "live.py", "video.py",
+    "holistic.py", "live.py", "video.py", "ddp.py",
     "models/__init__.py", "models/classical.py", "models/lstm.py", "models/convlstm.py", "models/train.py",
 )
 # What the vendored modules import; requirements.txt pins these and everything they depend on.

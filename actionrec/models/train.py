@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import mmap
 import os
 import random
 import sys
@@ -152,7 +153,9 @@ class ClipDataset(Dataset):
     """uint8 frame clips ``(N, T, H, W, C)`` from an array, a memmap or a ``.npy`` path.
 
     Clips stay uint8 in memory (a ``.npy`` path is memory-mapped); an item is converted to
-    float32 ``(T, C, H, W)`` in [0, 1] only when it is loaded.
+    float32 ``(T, C, H, W)`` in [0, 1] only when it is loaded. A memory-mapped item's pages are
+    released from the process after it is copied out (``MADV_DONTNEED``; the kernel's page
+    cache still holds them), so the resident set does not grow with the data set over an epoch.
     """
 
     def __init__(self, clips: str | os.PathLike[str] | np.ndarray, labels: Sequence[int]):
@@ -185,8 +188,20 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
+    def _release(self, i: int) -> None:
+        """Drop clip ``i``'s mapped pages from this process's resident set."""
+        mm = getattr(self._clips, "_mmap", None)  # np.memmap's mapping (None for in-memory arrays)
+        if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        size = self._clips.strides[0]
+        start = self._clips.offset % mmap.ALLOCATIONGRANULARITY + i * size  # numpy maps from a
+        lo = start - start % mmap.PAGESIZE  # granularity-aligned offset before the array
+        mm.madvise(mmap.MADV_DONTNEED, lo, min(len(mm), start + size) - lo)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        i = range(len(self.y))[i]  # negative indices too; IndexError past the end
         clip = torch.from_numpy(np.array(self._clips[i]))
+        self._release(i)
         x = clip.permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
         return x.div_(255.0), int(self.y[i])
 

@@ -69,7 +69,7 @@ def test_models_predict_identically(run_a: PipelineRun, run_b: PipelineRun, monk
     by_id = {r.session_id: r for r in load_recordings(Path("data/raw/landmarks"))}
     manifests = [p for p in sorted(Path("models").glob("*/*.json"))
                  if p.parent.name != "package" and "kind" in json.loads(p.read_text())]
-    assert len(manifests) == 6, manifests
+    assert len(manifests) >= 6, manifests
     for manifest in manifests:
         pa, pb = load_predictor(manifest), load_predictor(run_b.repo / manifest)
         inputs, y, _ = model_inputs(pa, split, "test", by_id)

@@ -72,7 +72,7 @@ def test_every_stage_param_can_be_overridden(ws: Path) -> None:
     args = [a for key, value in STAGE_PARAMS.values() for a in ("-S", f"{key}={value}")]
     run(["dvc", "exp", "run", "--queue", "-n", "all-stages", *args], ws, env=env_for(ws))
     try:
-        stash = git(ws, "stash", "list", "--format=%H %gs", "refs/exps/celery/stash").splitlines()
+        stash = git(ws, "reflog", "show", "--format=%H %gs", "refs/exps/celery/stash").splitlines()
         sha = next(line.split()[0] for line in stash if "all-stages" in line)
         params = yaml.safe_load(git(ws, "show", f"{sha}:params.yaml"))
         Params.model_validate(params)

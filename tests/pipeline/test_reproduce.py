@@ -82,19 +82,3 @@ def test_run_on_changed_data_is_a_mismatch(run_a: PipelineRun, tmp_path: Path) -
     assert proc.returncode == 1, out[-5000:]
     assert "INPUTS DIFFER" in out and "data/raw/landmarks" in out
     assert "train_frames" in out and "MISMATCH" in out
-
-
-def test_dirty_run_is_refused_unless_allowed(run_a: PipelineRun, tmp_path: Path) -> None:
-    """A run made from uncommitted code: refused (exit 2) before any work."""
-    ws = workspace(run_a, tmp_path / "ws", store=False)
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{ws / 'mlflow.db'}")
-    exp_id = client.create_experiment("actionrec", artifact_location=str(ws / "mlruns"))
-    fake = client.create_run(exp_id, run_name="classical-lr", tags={
-        "git.commit": git(ws, "rev-parse", "HEAD"), "git.dirty": "true", "git.dirty_files": "stages/train_classical.py",
-        "dvc.stage": "train_classical"})
-    client.log_metric(fake.info.run_id, "train_accuracy", 0.5)
-    proc = _reproduce(ws, fake.info.run_id)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2, out
-    assert "cannot be reproduced exactly" in out and "stages/train_classical.py" in out and "--allow-dirty" in out
-    assert git(ws, "worktree", "list").count("\n") == 0, "no worktree may be created for a refused run"

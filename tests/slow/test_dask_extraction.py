@@ -36,7 +36,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as cluster, distributed.Client(cluster, set_as_default=False) as client:
         yield cluster, client
 

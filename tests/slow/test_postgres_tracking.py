@@ -11,6 +11,7 @@ after. Skips where no PostgreSQL server binaries are installed (``make postgres`
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -121,17 +122,25 @@ def tracking_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory)
         log.close()
 
 
-def test_classical_stage_logs_to_postgres_server_and_alias_is_set(
-    tracking_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    import mlflow
-
+@pytest.fixture(scope="module")
+def repo_on_server(tracking_server: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A repository copy with the demo data whose pipeline logs to the server."""
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
     env = {"PYTHONPATH": str(repo), "MLFLOW_TRACKING_URI": tracking_server}
     run([sys.executable, "-m", "actionrec", "demo-data"], repo, env=env)
     run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo, env=env)
-    set_params(repo, {"classical.rf.n_estimators": 20, "classical.gb.n_estimators": 10})
+    set_params(repo, {"classical.rf.n_estimators": 20, "classical.gb.n_estimators": 10,
+                      "lstm.train.epochs": 2, "lstm.train.nproc": 2})
     (repo / "dvc.lock").unlink(missing_ok=True)
+    return repo, env
+
+
+def test_classical_stage_logs_to_postgres_server_and_alias_is_set(
+    tracking_server: str, repo_on_server: tuple[Path, dict[str, str]]
+) -> None:
+    import mlflow
+
+    repo, env = repo_on_server
     proc = run(["dvc", "repro", "train_classical"], repo, env=env)
     assert "[train_classical]" in proc.stdout, proc.stdout[-2000:]
     assert not (repo / "mlflow.db").exists(), "the stage wrote to the default SQLite store"
@@ -147,8 +156,6 @@ def test_classical_stage_logs_to_postgres_server_and_alias_is_set(
 
     # Register one of the stage's models through the server (the package stage's code) and
     # point `champion` at it; then load it back by alias (artifacts come through the server).
-    import json
-
     run_id = json.loads((repo / "models/classical/lr.json").read_text())["mlflow_run_id"]
     register = (
         "import json, sys; sys.path.insert(0, 'stages'); from package import register; "
@@ -167,3 +174,23 @@ def test_classical_stage_logs_to_postgres_server_and_alias_is_set(
     import numpy as np
 
     assert model.predict(np.zeros((2, model.n_features_in_), np.float32)).shape == (2,)
+
+
+def test_lstm_stage_with_nproc_2_runs_under_torchrun_and_logs_one_run(
+    tracking_server: str, repo_on_server: tuple[Path, dict[str, str]]
+) -> None:
+    """``lstm.train.nproc: 2``: ``dvc repro`` starts the stage, which re-launches itself under
+    torchrun (2 gloo processes); rank 0 alone logs one run to the server and writes the model."""
+    import mlflow
+
+    repo, env = repo_on_server
+    proc = run(["dvc", "repro", "train_lstm"], repo, env=env)
+    assert "[torchrun] 2 processes" in proc.stderr, proc.stderr[-2000:]
+    assert proc.stdout.count("[train_lstm]") == 1, proc.stdout[-2000:]  # one summary: rank 0's
+    client = mlflow.MlflowClient(tracking_server)
+    experiment = client.get_experiment_by_name("actionrec")
+    (lstm,) = client.search_runs([experiment.experiment_id], "tags.`model.name` = 'lstm'")
+    assert lstm.data.tags["train.world_size"] == "2" and lstm.info.status == "FINISHED"
+    manifest = json.loads((repo / "models/lstm/model.json").read_text())
+    assert manifest["mlflow_run_id"] == lstm.info.run_id
+    assert len((repo / "reports/curves/lstm.csv").read_text().splitlines()) == 1 + 2  # header + 2 epochs
