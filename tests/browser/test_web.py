@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import selectors
-import shutil
 import subprocess
 import sys
 import threading

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import mlflow
@@ -15,7 +14,8 @@ from tests.pipeline.conftest import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
-MODELS = {"classical-lr", "classical-ridge", "classical-rf", "classical-gb", "lstm", "convlstm"}
+MODELS = {"classical-lr", "classical-ridge", "classical-rf", "classical-gb", "classical-pooled-lr",
+          "classical-pooled-rf", "lstm", "convlstm"}
 
 
 def _digest(folder: Path) -> str:
@@ -43,7 +43,8 @@ def test_demo_data_matches_committed_dvc_hashes(demo_repo: Path) -> None:
 
 def test_repro_writes_metrics_and_leaderboard(reproduced: tuple[Path, str]) -> None:
     repo, log = reproduced
-    for stage in ("extract_landmarks", "extract_clips", "validate", "split", "train_classical", "train_lstm", "train_convlstm", "evaluate"):
+    for stage in ("extract_landmarks", "extract_clips", "validate", "split", "train_classical", "train_lstm",
+                  "train_convlstm", "evaluate", "package"):
         assert f"[{stage}]" in log, f"stage {stage} printed no summary"
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics) == MODELS
@@ -65,7 +66,8 @@ def test_mlflow_runs_have_lineage_and_loadable_models(reproduced: tuple[Path, st
     exp = client.get_experiment_by_name("actionrec")
     runs = client.search_runs([exp.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
-    assert {"train_classical", "classical-lr", "classical-ridge", "classical-rf", "classical-gb", "lstm", "convlstm"} <= set(by_name)
+    assert {f"classical-{m}" for m in ("lr", "ridge", "rf", "gb", "pooled-lr", "pooled-rf")} <= set(by_name)
+    assert {"train_classical", "lstm", "convlstm"} <= set(by_name)
     parent = by_name["train_classical"].info.run_id
     for name in ("classical-lr", "classical-ridge", "classical-rf", "classical-gb"):
         r = by_name[name]
