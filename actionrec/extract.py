@@ -5,8 +5,8 @@ sequences) and ``extract_clips`` (fixed-length resized frame clips). ``dvc repro
 stage's outputs before running it, so incremental work comes from a per-clip cache instead:
 
 * **key** = sha256 of (extractor version, kind, OpenCV (+ MediaPipe) version, the params that
-  change the result, i.e. all but ``workers``, and the sha256 of the clip's bytes). A changed
-  clip, param or library can never be served a stale entry.
+  change the result, i.e. all but ``workers`` and ``executor``, and the sha256 of the clip's
+  bytes). A changed clip, param or library can never be served a stale entry.
 * **entries** are ``.npz`` files written atomically (temp file + ``os.replace``) with fixed
   zip timestamps, so the same arrays always give the same bytes (stable DVC hashes).
   Deterministic failures (``decode_error``, ``too_short``, ``no_person``) are cached too;

@@ -47,8 +47,9 @@ def main() -> None:
     parser.add_argument("--max-frames", type=int, default=48, help="frames per clip")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("distributed").setLevel(logging.WARNING)
     from distributed import LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # (after the import: it sets INFO)
 
     clips = pick(discover_clips(args.clips), args.limit)
     if not clips:

@@ -13,7 +13,7 @@ its children (``getrusage`` ``ru_maxrss``), so one measurement never inherits an
 A flat line reads 4N/N ~ 1.0x; memory that grows with the data set reads up to ~4x on the
 part of the peak the data makes up.
 
-    python benchmarks/bench_memory.py [--clips DIR] [--n-extract 4] [--n-train 128]
+    python benchmarks/bench_memory.py [--clips DIR] [--n-extract 8] [--n-train 128]
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def measure(args: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS, help="<Class>/<clip> root (extraction)")
-    parser.add_argument("--n-extract", type=int, default=4, help="N for extraction (4N clips at 4x)")
-    parser.add_argument("--max-frames", type=int, default=32, help="landmark frames per clip")
+    parser.add_argument("--n-extract", type=int, default=8, help="N for extraction (4N clips at 4x)")
+    parser.add_argument("--max-frames", type=int, default=24, help="landmark frames per clip")
     parser.add_argument("--n-train", type=int, default=128, help="N for ConvLSTM training")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -102,6 +102,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
         driver.quit()
 
 
+def _click(browser: webdriver.Chrome, element: object) -> None:
+    """Scroll the element into the middle of its scrolling container (the column list is a
+    scrolled popover), then click it as a user would."""
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    WebDriverWait(browser, 10).until(lambda d: element.is_displayed())
+    element.click()
+
+
 def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, server: str, browser: webdriver.Chrome) -> None:
     client = mlflow.MlflowClient(tracking_uri=run_a.store)
     exp = client.get_experiment_by_name("actionrec")
@@ -119,10 +127,10 @@ def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, serv
         node = WebDriverWait(browser, 30).until(lambda d: d.find_element(
             By.XPATH, f"//div[@role='dialog']//div[contains(@class,'tree-treenode')][.//*[normalize-space(text())='{metric}']]"))
         if "checkbox-checked" not in node.get_attribute("class"):
-            node.find_element(By.XPATH, ".//span[contains(@class,'tree-checkbox')]").click()
+            _click(browser, node.find_element(By.XPATH, ".//span[contains(@class,'tree-checkbox')]"))
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     parent = browser.find_element(By.XPATH, "//div[@role='row'][.//*[normalize-space(text())='train_classical']]")
-    parent.find_element(By.XPATH, ".//button").click()
+    _click(browser, parent.find_element(By.XPATH, ".//button"))
     WebDriverWait(browser, 30).until(lambda d: all(n in body() for n in ("classical-lr", "classical-rf", "classical-gb")))
     headers = {h.text for h in browser.find_elements(By.CSS_SELECTOR, "[role=columnheader]")}
     assert set(METRICS) <= headers, headers

@@ -5,9 +5,10 @@ pytest's per-module fixture copies do not multiply the expensive ``dvc repro``),
 changed: tests that change things work in a :func:`workspace` cloned from a run.
 
 A run is a fresh copy of the repository with the demo data and smaller training budgets
-(:data:`TEST_PARAMS`: the code paths are the same, the epochs fewer), committed (``C0``), then
-``dvc repro`` (the MLflow runs record ``C0``), then the results committed (``C1``), as a user
-would. ``PYTHONPATH`` points at the copy so its stages import the copy's ``actionrec``, not the
+(:data:`TEST_PARAMS`: the code paths are the same, the epochs fewer) and no dvc.lock (a new
+project), committed (``C0``), then ``dvc repro evaluate`` (every stage but ``package``, which
+these tiers do not need; the MLflow runs record ``C0``), then the results committed (``C1``), as
+a user would. ``PYTHONPATH`` points at the copy so its stages import the copy's ``actionrec``, not the
 editable install of the checkout the tests run from.
 """
 from __future__ import annotations
@@ -73,24 +74,34 @@ def _make_run(factory: pytest.TempPathFactory, name: str, fresh_extraction: bool
     git(repo, "commit", "-qm", "demo data, test params")
     data_commit = git(repo, "rev-parse", "HEAD")
     start = time.perf_counter()
-    proc = run(["dvc", "repro"], repo, env=env)
+    proc = run(["dvc", "repro", "evaluate"], repo, env=env)  # everything but the package stage
     seconds = time.perf_counter() - start
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "results")
     return PipelineRun(repo, data_commit, git(repo, "rev-parse", "HEAD"), proc.stdout + proc.stderr, seconds)
 
 
+def _reused(key: str) -> PipelineRun | None:
+    """``ACTIONREC_TEST_RUN_A=/path`` (or ``_B``): reuse a run an earlier session made (kept under
+    its --basetemp) while working on these tests; never set in CI."""
+    path = os.environ.get(f"ACTIONREC_TEST_RUN_{key.upper()}")
+    if not path:
+        return None
+    repo = Path(path)
+    return PipelineRun(repo, git(repo, "rev-parse", "HEAD~1"), git(repo, "rev-parse", "HEAD"), "", 0.0)
+
+
 def run_a(factory: pytest.TempPathFactory) -> PipelineRun:
     """The reference run (extraction served from the usual per-clip cache when warm)."""
     if "a" not in _RUNS:
-        _RUNS["a"] = _make_run(factory, "run-a", fresh_extraction=False)
+        _RUNS["a"] = _reused("a") or _make_run(factory, "run-a", fresh_extraction=False)
     return _RUNS["a"]
 
 
 def run_b(factory: pytest.TempPathFactory) -> PipelineRun:
     """A second run from scratch: fresh copy, fresh extraction cache, fresh DVC cache and store."""
     if "b" not in _RUNS:
-        _RUNS["b"] = _make_run(factory, "run-b", fresh_extraction=True)
+        _RUNS["b"] = _reused("b") or _make_run(factory, "run-b", fresh_extraction=True)
     return _RUNS["b"]
 
 
@@ -118,7 +129,7 @@ def workspace(source: PipelineRun, dest: Path, store: bool = True) -> Path:
     MLflow store: changing it leaves the run alone."""
     run(["git", "clone", "-q", str(source.repo), str(dest)], dest.parent, env=GIT_ID)
     subprocess.run(["cp", "-al", str(source.repo / ".dvc" / "cache"), str(dest / ".dvc" / "cache")], check=True)
-    run(["dvc", "checkout", "-q"], dest, env=env_for(dest))
+    run(["dvc", "checkout", "-q", "--with-deps", "evaluate"], dest, env=env_for(dest))  # what the run made
     if store:
         copy_store(source.repo, dest)
     return dest

@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import yaml
 
 from tests.pipeline import shared_runs
 from tests.pipeline.conftest import run
@@ -63,8 +64,9 @@ def test_run_is_reproduced_exactly(run_a: PipelineRun, name: str) -> None:
 
 
 def test_run_on_changed_data_is_a_mismatch(run_a: PipelineRun, tmp_path: Path) -> None:
-    """Someone edits a landmark CSV without `dvc add` and retrains: the run cannot be reproduced
-    from its commit (whose data version is the old one), and reproduce says so."""
+    """Someone edits a landmark CSV and retrains without committing the new data version: `dvc
+    repro` updates data/raw/landmarks.dvc, so the run is dirty and refused; forced, the
+    reproduction (the commit's data version) differs in its inputs and its metrics."""
     ws = workspace(run_a, tmp_path / "ws")
     split = pd.read_csv(ws / "data/processed/split.csv", dtype=str)
     csvs = {p.stem: p for p in (ws / "data/raw/landmarks").glob("*.csv")}
@@ -73,12 +75,18 @@ def test_run_on_changed_data_is_a_mismatch(run_a: PipelineRun, tmp_path: Path) -
     csv.unlink()  # never write through a link into the DVC cache
     csv.write_text("".join(lines[: len(lines) // 2]))  # half the session's frames are gone
     run(["dvc", "repro", "train_classical"], ws, env=env_for(ws))
-    run_id = _run_id(f"sqlite:///{ws / 'mlflow.db'}", "classical-lr")
-    tags = mlflow.MlflowClient(tracking_uri=f"sqlite:///{ws / 'mlflow.db'}").get_run(run_id).data.tags
-    assert tags["git.dirty"] == "false" and tags["data.dirty"] == "true"
-    assert tags["data.landmarks.workspace_md5"] != tags["data.landmarks.md5"]
-    proc = _reproduce(ws, run_id)
+    store = f"sqlite:///{ws / 'mlflow.db'}"
+    run_id = _run_id(store, "classical-lr")
+    tags = mlflow.MlflowClient(tracking_uri=store).get_run(run_id).data.tags
+    assert tags["git.dirty"] == "true" and tags["git.dirty_files"] == "data/raw/landmarks.dvc"
+    assert tags["data.landmarks.md5"] != yaml.safe_load(git(ws, "show", "HEAD:data/raw/landmarks.dvc"))["outs"][0]["md5"]
+    refused = _reproduce(ws, run_id)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "cannot be reproduced exactly" in refused.stdout and "data/raw/landmarks.dvc" in refused.stdout
+    proc = _reproduce(ws, run_id, "--allow-dirty")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out[-5000:]
-    assert "INPUTS DIFFER" in out and "data/raw/landmarks" in out
-    assert "train_frames" in out and "MISMATCH" in out
+    assert "INPUTS DIFFER" in out and "dep data/raw/landmarks:" in out
+    assert any(line.startswith("classical-lr") and "train_frames" in line and line.rstrip().endswith("MISMATCH")
+               for line in out.splitlines()), out[-3000:]
+    assert "MISMATCH: run" in out

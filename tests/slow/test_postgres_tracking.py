@@ -126,7 +126,11 @@ def tracking_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory)
 def repo_on_server(tracking_server: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A repository copy with the demo data whose pipeline logs to the server."""
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
-    env = {"PYTHONPATH": str(repo), "MLFLOW_TRACKING_URI": tracking_server}
+    # The checkout's per-clip extraction cache (content-addressed, so safe to share): the demo
+    # clips' landmarks are usually there already; this test is about tracking, not MediaPipe.
+    cache = Path(__file__).resolve().parents[2] / ".cache" / "actionrec"
+    env = {"PYTHONPATH": str(repo), "MLFLOW_TRACKING_URI": tracking_server,
+           "ACTIONREC_CACHE_DIR": os.environ.get("ACTIONREC_CACHE_DIR", str(cache))}
     run([sys.executable, "-m", "actionrec", "demo-data"], repo, env=env)
     run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo, env=env)
     set_params(repo, {"classical.rf.n_estimators": 20, "classical.gb.n_estimators": 10,
