@@ -119,10 +119,13 @@ def stage_lock_entry(stage: str, root: Path | None = None) -> dict[str, Any]:
     dependency objects and hash cache): ``{"cmd", "deps": {path: md5}, "params": {file: {key:
     value}}}``; :func:`lock_fingerprint` of it is what ``actionrec reproduce`` compares.
     """
+    from contextlib import chdir, nullcontext
+
     from dvc.repo import Repo
     from dvc.stage.utils import split_params_deps
 
-    with Repo(str(root) if root else None) as repo:
+    # DVC resolves a stage name against the current directory's dvc.yaml: be in the repository.
+    with chdir(root) if root else nullcontext(), Repo(str(root) if root else None) as repo:
         (dvc_stage,) = repo.stage.collect(stage)
         dvc_stage.save_deps()
         params, deps = split_params_deps(dvc_stage)

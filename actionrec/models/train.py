@@ -189,8 +189,9 @@ class ClipDataset(Dataset):
         return len(self.y)
 
     def _release(self, i: int) -> None:
-        """Drop clip ``i``'s mapped pages from this process's resident set."""
-        mm = getattr(self._clips, "_mmap", None)  # np.memmap's mapping (None for in-memory arrays)
+        """Drop clip ``i``'s mapped pages from this process's resident set (only for a ``.npy``
+        path, which this class maps read-only itself; never for an array it was handed)."""
+        mm = getattr(self._clips, "_mmap", None) if self._path is not None else None
         if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
             return
         size = self._clips.strides[0]

@@ -55,7 +55,7 @@ def _exp_runs(ws: Path, name: str) -> dict[str, mlflow.entities.Run]:
 
 def _reset(ws: Path) -> None:
     git(ws, "reset", "-q", "--hard")
-    run(["dvc", "checkout", "-q", "--force"], ws, env=env_for(ws))
+    run(["dvc", "checkout", "-q", "--force", "--with-deps", "evaluate"], ws, env=env_for(ws))
 
 
 def _actionrec(ws: Path, *args: str) -> str:
