@@ -100,7 +100,9 @@ def relaunch_with_torchrun(nproc: int, argv: Sequence[str] | None = None) -> Non
     with its status. Otherwise return at once (the caller goes on training)."""
     if nproc <= 1 or under_torchrun():
         return
-    argv = list(sys.argv if argv is None else argv)
+    if argv is None:  # `python -m stages.x` relaunches as a module, so the repo's code is imported
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        argv = ["--module", spec.name, *sys.argv[1:]] if spec and spec.name else list(sys.argv)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *argv]
     print(f"[torchrun] {nproc} processes: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
     raise SystemExit(subprocess.call(cmd))

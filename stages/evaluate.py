@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import mlflow
@@ -17,6 +18,15 @@ from actionrec.stage import run_stage, write_json, write_text
 SPLIT = Path("data/processed/split.csv")
 MODELS = Path("models")
 REPORTS = Path("reports")
+log = logging.getLogger("actionrec.evaluate")
+
+
+def _run_exists(run_id: str) -> bool:
+    try:
+        mlflow.get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return False
+    return True
 
 
 def _manifests() -> list[Path]:
@@ -51,7 +61,9 @@ def main(params: Params) -> str:
         plot_confusion(list(table["actual"]), list(table["predicted"]), pred.labels, f"{key} (test clips)", png)
         write_json(REPORTS / "per_class" / f"{key}.json", {"sample": result["sample"]["per_class"], "clip": result["clip"]["per_class"]})
         run_id = pred.manifest.get("mlflow_run_id")
-        if run_id:
+        if run_id and not _run_exists(run_id):
+            log.warning("%s: MLflow run %s is not in %s; test metrics not logged to MLflow", manifest, run_id, tracking.tracking_uri())
+        elif run_id:
             with mlflow.start_run(run_id=run_id):
                 mlflow.log_metrics({f"test_{k}": v for k, v in flat.items()})
                 mlflow.log_artifact(str(png), artifact_path="evaluation")
