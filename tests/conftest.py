@@ -106,3 +106,22 @@ def random_landmarks() -> Callable[..., np.ndarray]:
     """``random_landmarks(n_frames, n_landmarks=33, seed=0)``: float32 ``(frames, landmarks, 4)``
     with x, y in [0.2, 0.8], shoulders (pose 11/12) about 0.2 apart, visibility in [0.5, 1]."""
     return _random_landmarks
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository root with the demo data, the split, evaluated models and their MLflow runs:
+    this checkout once `make demo` has run here, else a fresh copy running `dvc repro evaluate`."""
+    import sys
+
+    from tests.pipeline.conftest import copy_repo, run
+
+    needed = ("models/classical", "models/lstm", "models/convlstm", "data/processed/split.csv", "mlflow.db")
+    if all((REPO / rel).exists() for rel in needed):
+        return REPO
+    root = copy_repo(tmp_path_factory.mktemp("trained"))
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    run([sys.executable, "-m", "actionrec", "demo-data"], root)
+    run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], root)
+    run(["dvc", "repro", "evaluate"], root, env=env)
+    return root

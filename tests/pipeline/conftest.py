@@ -14,8 +14,12 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run a command in the copy with the venv on PATH; on failure show its output."""
-    full_env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    """Run a command in the copy with the venv on PATH; on failure show its output.
+
+    ``MLFLOW_TRACKING_URI`` is not inherited (``mlflow.set_tracking_uri`` in a test sets it for
+    the whole pytest process): each copy uses its own store unless ``env`` names one."""
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    full_env = {**inherited, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")

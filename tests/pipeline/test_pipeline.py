@@ -77,15 +77,18 @@ def test_mlflow_runs_have_lineage_and_loadable_models(reproduced: tuple[Path, st
         assert r.data.tags["data.landmarks.md5"].endswith(".dir")
         assert "test_clip_accuracy" in r.data.metrics
         assert r.inputs.dataset_inputs, f"{name} has no dataset input"
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    manifest = json.loads((repo / "models/classical/rf.json").read_text())
-    model = mlflow.pyfunc.load_model(f"runs:/{manifest['mlflow_run_id']}/model")
-    x = np.zeros((3, 133), dtype=np.float32)
-    proba = np.asarray(model.predict(x))
+    try:
+        manifest = json.loads((repo / "models/classical/rf.json").read_text())
+        model = mlflow.pyfunc.load_model(f"runs:/{manifest['mlflow_run_id']}/model")
+        proba = np.asarray(model.predict(np.zeros((3, 133), dtype=np.float32)))
+        lstm = json.loads((repo / "models/lstm/model.json").read_text())
+        seq_model = mlflow.pyfunc.load_model(f"runs:/{lstm['mlflow_run_id']}/model")
+        out = np.asarray(seq_model.predict(np.zeros((2, lstm["window"], 133), dtype=np.float32)))
+    finally:
+        mlflow.set_tracking_uri(previous)
     assert proba.shape == (3, 4) and np.allclose(proba.sum(axis=1), 1.0)
-    lstm = json.loads((repo / "models/lstm/model.json").read_text())
-    seq_model = mlflow.pyfunc.load_model(f"runs:/{lstm['mlflow_run_id']}/model")
-    out = np.asarray(seq_model.predict(np.zeros((2, lstm["window"], 133), dtype=np.float32)))
     assert out.shape == (2, 4)
 
 

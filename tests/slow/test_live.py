@@ -25,9 +25,6 @@ from actionrec.video import count_frames, iter_frames
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-VIDEOS = REPO / "data/raw/videos"
-SPLIT = REPO / "data/processed/split.csv"
 # Measured: 11/12 test-split demo clips (31/32 of all clips) right with classical-rf, the
 # clip's label being the arg-max of its mean smoothed probabilities. The bar leaves room for
 # retrained models; chance is 25%.
@@ -35,24 +32,30 @@ MIN_CLIP_ACCURACY = 0.75
 WINDOW = 8  # the tiny LSTM's window
 
 
-def _best_frame_manifest() -> Path:
+def _best_frame_manifest(root: Path) -> Path:
     """The frame model ranked best by clip macro-F1 in reports/metrics.json."""
-    metrics_path = REPO / "reports/metrics.json"
-    if not metrics_path.is_file():
-        pytest.skip(f"{metrics_path} missing: run `dvc repro` first")
-    metrics = json.loads(metrics_path.read_text())
+    metrics = json.loads((root / "reports/metrics.json").read_text())
     frame_models = [
         (-metrics[key]["clip_macro_f1"], str(path))
-        for path in (REPO / "models").glob("*/*.json")
+        for path in (root / "models").glob("*/*.json")
         if (m := read_manifest(path)).get("kind") == "frame" and (key := model_key(path, m)) in metrics
     ]
-    if not frame_models:
-        pytest.skip("no evaluated frame model under models/: run `dvc repro` first")
+    assert frame_models, f"no evaluated frame model under {root / 'models'}"
     return Path(min(frame_models)[1])
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_clips(trained_demo: Path) -> list[tuple[Path, str]]:
+    """(video, label) of the test split's demo clips, else of every demo clip."""
+    clips = sorted((p, p.parent.name) for p in (trained_demo / "data/raw/videos").glob("*/*.avi"))
+    assert clips, f"no demo clips under {trained_demo}"
+    with (trained_demo / "data/processed/split.csv").open() as fh:
+        test = {r["session_id"] for r in csv.DictReader(fh) if r["subset"] == "test"}
+    return [(p, label) for p, label in clips if p.stem in test] or clips
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory, trained_demo: Path) -> Path:
     """A bundle dir: the trained frame model and a tiny untrained LSTM (window 8)."""
     import torch
 
@@ -60,7 +63,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from actionrec.models.train import model_spec, save_checkpoint
 
     root = tmp_path_factory.mktemp("bundle")
-    frame = _best_frame_manifest()
+    frame = _best_frame_manifest(trained_demo)
     manifest = json.loads(frame.read_text())
     spec = FeatureSpec.model_validate(manifest["features"])
     torch.manual_seed(0)
@@ -78,27 +81,14 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _test_clips() -> list[tuple[Path, str]]:
-    """(video, label) of the test split's demo clips, else of every demo clip."""
-    clips = sorted((p, p.parent.name) for p in VIDEOS.glob("*/*.avi"))
-    if not clips:
-        pytest.skip(f"no demo clips under {VIDEOS}: run `make data`")
-    if SPLIT.is_file():
-        with SPLIT.open() as fh:
-            test = {r["session_id"] for r in csv.DictReader(fh) if r["subset"] == "test"}
-        in_test = [(p, label) for p, label in clips if p.stem in test]
-        clips = in_test or clips
-    return clips
-
-
 def _clip_label(preds: list[live.Prediction]) -> str:
     labels = list(preds[0].probabilities)
     mean = np.mean([[p.probabilities[name] for name in labels] for p in preds], axis=0)
     return labels[int(np.argmax(mean))]
 
 
-def test_frame_model_recognises_demo_clips(bundle: Path) -> None:
-    clips = _test_clips()
+def test_frame_model_recognises_demo_clips(bundle: Path, demo_clips: list) -> None:
+    clips = demo_clips
     right = []
     for path, label in clips:
         preds = predict_video(path, bundle)
@@ -109,8 +99,8 @@ def test_frame_model_recognises_demo_clips(bundle: Path) -> None:
     assert accuracy >= MIN_CLIP_ACCURACY, f"{sum(right)}/{len(right)} clips right ({accuracy:.0%})"
 
 
-def test_sequence_model_predicts_once_the_window_is_full(bundle: Path) -> None:
-    path, _ = _test_clips()[0]
+def test_sequence_model_predicts_once_the_window_is_full(bundle: Path, demo_clips: list) -> None:
+    path, _ = demo_clips[0]
     labels = set(json.loads((bundle / "manifest.json").read_text())["labels"]) | {UNCERTAIN}
     preds = predict_video(path, bundle, model="sequence")
     assert [p.frame for p in preds] == list(range(WINDOW - 1, count_frames(path)))
@@ -120,13 +110,13 @@ def test_sequence_model_predicts_once_the_window_is_full(bundle: Path) -> None:
     assert len(short) == 1 and short[0].frame == 30, "one prediction from the padded window"
 
 
-def test_headless_cli_prints_json_lines_and_writes_video(bundle: Path, tmp_path: Path) -> None:
-    path, _ = _test_clips()[0]
+def test_headless_cli_prints_json_lines_and_writes_video(bundle: Path, tmp_path: Path, demo_clips: list) -> None:
+    path, _ = demo_clips[0]
     out = tmp_path / "annotated.mp4"
     proc = subprocess.run(
         [sys.executable, "-m", "actionrec", "live", "--source", str(path), "--bundle", str(bundle),
          "--headless", "--output", str(out), "--smoothing", "3"],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -140,14 +130,14 @@ def test_headless_cli_prints_json_lines_and_writes_video(bundle: Path, tmp_path:
     assert [p.name for p in tmp_path.iterdir()] == [out.name], "no temp files left"
 
 
-def test_missing_bundle_says_run_dvc_repro(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    path, _ = _test_clips()[0]
+def test_missing_bundle_says_run_dvc_repro(tmp_path: Path, capsys: pytest.CaptureFixture, demo_clips: list) -> None:
+    path, _ = demo_clips[0]
     code = live.main(["--source", str(path), "--bundle", str(tmp_path / "package"), "--headless"])
     assert code == 2 and "dvc repro" in capsys.readouterr().err
 
 
 def test_slow_inference_drops_frames_instead_of_lagging(
-    bundle: Path, monkeypatch: pytest.MonkeyPatch
+    bundle: Path, monkeypatch: pytest.MonkeyPatch, demo_clips: list
 ) -> None:
     """Real-time playback (25 fps) with a classifier slowed to 100 ms per frame."""
     slow_proba = Predictor.predict_proba
@@ -157,7 +147,7 @@ def test_slow_inference_drops_frames_instead_of_lagging(
         return slow_proba(self, inputs)
 
     monkeypatch.setattr(Predictor, "predict_proba", sleepy)
-    path, _ = _test_clips()[0]
+    path, _ = demo_clips[0]
     summary = live.run(path, bundle, headless=True, realtime=True)
     assert summary["captured"] == count_frames(path)
     assert summary["dropped"] > 0
@@ -165,8 +155,8 @@ def test_slow_inference_drops_frames_instead_of_lagging(
     assert summary["max_lag_frames"] <= 2, "the frame processed is at most 2 periods old"
 
 
-def test_file_source_is_lossless_by_default() -> None:
-    path, _ = _test_clips()[0]
+def test_file_source_is_lossless_by_default(demo_clips: list) -> None:
+    path, _ = demo_clips[0]
     with FrameSource(path) as src:
         indices = []
         while (frame := src.read()) is not None:
@@ -185,7 +175,7 @@ def test_live_modules_import_no_heavy_dependencies() -> None:
     assert proc.stdout.strip() == "[]"
 
 
-def test_window_mode_shows_frames_until_q(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_window_mode_shows_frames_until_q(bundle: Path, monkeypatch: pytest.MonkeyPatch, demo_clips: list) -> None:
     import cv2
 
     keys = iter([-1] * 4 + [ord("q")])
@@ -194,7 +184,7 @@ def test_window_mode_shows_frames_until_q(bundle: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(cv2, "imshow", lambda _title, image: shown.append(image.copy()))
     monkeypatch.setattr(cv2, "waitKey", lambda _ms: next(keys))
     monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
-    path, _ = _test_clips()[0]
+    path, _ = demo_clips[0]
     summary = live.run(path, bundle)
     assert summary["frames"] == len(shown) == 5
     first = next(iter_frames(path))[1]

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.pipeline.conftest import REPO, copy_repo, run, set_params
+from actionrec.predictors import model_key, read_manifest
+from tests.pipeline.conftest import copy_repo, run, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -38,20 +39,14 @@ def _stage(repo: Path, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repository with trained, evaluated models and their MLflow runs: the
-    repository's own when the pipeline has run here, else made by `dvc repro evaluate`."""
+def staged(tmp_path_factory: pytest.TempPathFactory, trained_demo: Path) -> Path:
+    """A copy of the repository with the trained, evaluated models and MLflow runs of the demo."""
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
-    have = all((REPO / "models" / d).is_dir() for d in MODEL_DIRS) and (REPO / "mlflow.db").is_file()
-    if have and (REPO / "reports/metrics.json").is_file():
-        for d in MODEL_DIRS:
-            shutil.copytree(REPO / "models" / d, repo / "models" / d)
-        shutil.copy2(REPO / "reports/metrics.json", repo / "reports/metrics.json")
-        shutil.copy2(REPO / "mlflow.db", repo / "mlflow.db")
-    else:
-        run([sys.executable, "-m", "actionrec", "demo-data"], repo)
-        run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo)
-        run(["dvc", "repro", "evaluate"], repo, env={"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"})
+    for d in MODEL_DIRS:
+        shutil.copytree(trained_demo / "models" / d, repo / "models" / d)
+    shutil.copy2(trained_demo / "reports/metrics.json", repo / "reports/metrics.json")
+    shutil.copy2(trained_demo / "mlflow.db", repo / "mlflow.db")
+    shutil.copytree(trained_demo / "data/raw/videos", repo / "data/raw/videos", dirs_exist_ok=True)
     return repo
 
 
@@ -78,9 +73,9 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     assert manifest["selection"] == {"metric": metric, "quality_gate": gate,
                                      "candidates": {k: v[metric] for k, v in metrics.items()}}
     # the best model of each kind, by the metric; the live default is the best landmark model
-    kind_of = {"lstm": "sequence", "convlstm": "clip"}
+    kind_of = {model_key(p, m): m["kind"] for p in (repo / "models").glob("*/*.json") if "kind" in (m := read_manifest(p))}
     for kind, rel in manifest["models"].items():
-        own = {k: v[metric] for k, v in metrics.items() if kind_of.get(k, "frame") == kind}
+        own = {k: v[metric] for k, v in metrics.items() if kind_of[k] == kind}
         details = manifest["model_details"][kind]
         assert details["key"] == min(own, key=lambda k: (-own[k], k))  # ties: the first name
         assert details["metrics"] == metrics[details["key"]]
@@ -88,14 +83,14 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
         assert model_manifest["kind"] == kind
         assert details["mlflow_run_id"] == model_manifest["mlflow_run_id"]
         model_file = bundle / details["model_file"]
-        assert model_file.suffix == {"frame": ".skops"}.get(kind, ".pt")
+        assert model_file.suffix in (".skops", ".pt")  # safe formats only
         assert hashlib.sha256(model_file.read_bytes()).hexdigest() == details["sha256"]
-    assert set(manifest["models"]) == {kind_of.get(k, "frame") for k in metrics}
+    assert set(manifest["models"]) == {kind_of[k] for k in metrics}
     live = {k: manifest["model_details"][k]["metrics"][metric] for k in ("frame", "sequence") if k in manifest["models"]}
     assert manifest["live"] == {"default_model": max(live, key=live.get), **{
         k: params["package"]["live"][k] for k in ("smoothing", "threshold")}}
     assert manifest["features"] == json.loads((repo / "models/classical/gb.json").read_text())["features"]
-    assert manifest["window"] == json.loads((repo / "models/lstm/model.json").read_text())["window"]
+    assert manifest["window"] == json.loads((bundle / manifest["models"]["sequence"]).read_text())["window"]
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["lineage"]["git.commit"])
     assert manifest["lineage"]["git.dirty"] in ("true", "false")
     for name in ("landmarks", "videos"):
@@ -152,7 +147,6 @@ def test_quality_gate_refuses_with_every_candidates_numbers(packaged: tuple[Path
 def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> None:
     import mlflow
 
-    from actionrec.models.train import SequenceDataset
     from actionrec.predictors import load_predictor
 
     repo, _ = packaged
@@ -172,8 +166,10 @@ def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> Non
         x = rng.normal(0, 1, (16, n_features)).astype(np.float32)
         ours = pred.predict_proba(x)
     else:
-        x = rng.normal(0, 1, (4, manifest["window"], n_features)).astype(np.float32)
-        ours = pred.predict_proba(SequenceDataset(list(x), [0] * len(x), manifest["window"]))
+        windows = rng.normal(0, 1, (4, pred.manifest["window"], n_features)).astype(np.float32)
+        ours = pred.predict_proba(list(windows))
+        # the logged scikit-learn pipelines take flattened windows, the torch ones (N, T, F)
+        x = windows.reshape(len(windows), -1) if pred.is_sklearn else windows
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     try:
@@ -185,11 +181,9 @@ def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> Non
 
 
 def _demo_clip(repo: Path) -> Path:
-    for root in (REPO, repo):
-        clips = sorted((root / "data/raw/videos").glob("*/*.avi"))
-        if clips:
-            return clips[0]
-    pytest.skip("no demo video (run `make data`)")
+    clips = sorted((repo / "data/raw/videos").glob("*/*.avi"))
+    assert clips, f"no demo video under {repo}"
+    return clips[0]
 
 
 def test_bundle_runs_in_a_fresh_virtualenv(packaged: tuple[Path, str], tmp_path: Path) -> None:
