@@ -49,6 +49,20 @@ def clip_arrays(files: dict[str, list[Path]]) -> Iterator[dict[str, Path]]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _placeholder_plot(path: Path, text: str) -> None:
+    """The declared curves PNG, saying why there are no curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 1))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    fig.savefig(path)
+    plt.close(fig)
+
+
 @run_stage("train_convlstm")
 def main(params: Params) -> str:
     cfg, p = params.convlstm.train, params.convlstm
@@ -63,6 +77,7 @@ def main(params: Params) -> str:
             OUT.mkdir(parents=True, exist_ok=True)
             write_json(OUT / "skipped.json", {"reason": "no video clips in the train split"})
             write_text(CURVES, "epoch,train_loss,val_loss,train_acc,val_acc\n")
+        _placeholder_plot(CURVES.with_suffix(".png"), "ConvLSTM skipped: no video clips")
         return "skipped: no video clips"
     if not files["val"]:
         raise StageError(f"{SPLIT}: video clips in train but none in val; lower split.val_size or add clips")
