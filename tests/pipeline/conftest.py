@@ -1,6 +1,7 @@
 """A throw-away copy of the repository in which the real pipeline runs (`dvc repro`)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -76,3 +77,12 @@ def replace_raw_data(repo: Path, csvs: dict[str, Path] | None = None, videos: Pa
         shutil.copy2(src, raw / "landmarks" / name)
     if videos is not None:
         shutil.copytree(videos, raw / "videos", dirs_exist_ok=True)
+
+
+def tree_digest(folder: Path) -> str:
+    """One hash of every file (path and bytes) under ``folder``: did anything change?"""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()

@@ -1,7 +1,6 @@
 """`dvc repro` end to end on the demo data, in a copy of the repository."""
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,20 +9,12 @@ import mlflow
 import numpy as np
 import pytest
 
-from tests.pipeline.conftest import run
+from tests.pipeline.conftest import run, tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
 MODELS = {"classical-lr", "classical-ridge", "classical-rf", "classical-gb", "classical-pooled-lr",
           "classical-pooled-rf", "lstm", "convlstm"}
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +92,7 @@ def test_second_repro_is_a_noop(reproduced: tuple[Path, str]) -> None:
 def test_new_session_retrains_and_bad_session_stops_before_training(reproduced: tuple[Path, str]) -> None:
     repo, _ = reproduced
     raw = repo / "data/raw/landmarks"
-    models_before = _digest(repo / "models")
+    models_before = tree_digest(repo / "models")
     # A new session: a copy of an existing one under a new session id retrains the models.
     src = raw / "demo-s01-nod.csv"
     text = src.read_text().replace("demo-s01-nod", "demo-s09-nod").replace(",s01,", ",s09,")
@@ -110,7 +101,7 @@ def test_new_session_retrains_and_bad_session_stops_before_training(reproduced: 
     proc = run(["dvc", "repro"], repo)
     assert "[train_classical]" in proc.stdout and "[evaluate]" in proc.stdout
     assert "[extract_landmarks]" not in proc.stdout, "videos did not change: extraction must not re-run"
-    models_after = _digest(repo / "models")
+    models_after = tree_digest(repo / "models")
     assert models_after != models_before
     metrics_before = (repo / "reports/metrics.json").read_bytes()
     # A session with a label not in params: validate fails, models and metrics stay as they were.
@@ -121,7 +112,7 @@ def test_new_session_retrains_and_bad_session_stops_before_training(reproduced: 
     assert proc.returncode != 0
     assert "demo-s10-wave.csv" in proc.stderr and "Wave" in proc.stderr, proc.stderr[-2000:]
     assert "[train_classical]" not in proc.stdout
-    assert _digest(repo / "models") == models_after
+    assert tree_digest(repo / "models") == models_after
     assert (repo / "reports/metrics.json").read_bytes() == metrics_before
     (raw / "demo-s10-wave.csv").unlink()
     run(["dvc", "add", "-q", "data/raw/landmarks"], repo)

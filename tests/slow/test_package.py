@@ -17,20 +17,12 @@ import pytest
 import yaml
 
 from actionrec.predictors import model_key, read_manifest
-from tests.pipeline.conftest import copy_repo, run, set_params
+from tests.pipeline.conftest import copy_repo, run, set_params, tree_digest
 
 pytestmark = pytest.mark.slow
 
 MODEL_DIRS = ("classical", "lstm", "convlstm")
 UNCERTAIN = "uncertain"
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
-    return h.hexdigest()
 
 
 def _stage(repo: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -118,10 +110,10 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
 
 def test_repackaging_is_deterministic(packaged: tuple[Path, str]) -> None:
     repo, _ = packaged
-    before = _digest(repo / "models/package")
+    before = tree_digest(repo / "models/package")
     registry = json.loads((repo / "reports/registry.json").read_text())
     _stage(repo)
-    assert _digest(repo / "models/package") == before
+    assert tree_digest(repo / "models/package") == before
     assert json.loads((repo / "reports/registry.json").read_text()) == registry, "same model: same version"
     assert not [p.name for p in (repo / "models").iterdir() if p.name.startswith(".package")], "temp dirs left"
 
@@ -130,7 +122,7 @@ def test_quality_gate_refuses_with_every_candidates_numbers(packaged: tuple[Path
     repo, _ = packaged
     params = (repo / "params.yaml").read_text()
     metrics = json.loads((repo / "reports/metrics.json").read_text())
-    before = _digest(repo / "models/package")
+    before = tree_digest(repo / "models/package")
     best = max(m["clip_accuracy"] for m in metrics.values())
     try:
         set_params(repo, {"package.quality_gate": min(1.0, round(best + 0.01, 3))})
@@ -141,7 +133,7 @@ def test_quality_gate_refuses_with_every_candidates_numbers(packaged: tuple[Path
     assert "quality gate" in proc.stderr
     for key, m in metrics.items():
         assert f"{key} " in proc.stderr and f"clip_accuracy={m['clip_accuracy']:.3f}" in proc.stderr, key
-    assert _digest(repo / "models/package") == before, "a refused package leaves the previous bundle"
+    assert tree_digest(repo / "models/package") == before, "a refused package leaves the previous bundle"
 
 
 def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> None:
