@@ -49,7 +49,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from tqdm import tqdm
 
 from actionrec.holistic import detection_rates, landmarks_from_results, make_holistic
@@ -59,6 +59,7 @@ from actionrec.video import (
     VideoError,
     count_frames,
     iter_frames,
+    iter_indexed_frames,
     read_clip,
     sample_indices,
     video_fps,
@@ -110,6 +111,10 @@ class ExecutorParams(BaseModel, extra="forbid"):
 class ExtractParams(BaseModel, extra="forbid"):
     """Landmark extraction (``extract_landmarks`` stage)."""
 
+    sampling: Literal["stride", "uniform"] = Field(
+        "stride", description="stride: every stride-th frame from the start, at most max_frames; "
+        "uniform: max_frames frames spread over the whole clip (stride unused)"
+    )
     stride: int = Field(1, ge=1)
     max_frames: int | None = Field(64, ge=1)
     min_detection_confidence: float = Field(0.5, ge=0.0, le=1.0)
@@ -117,6 +122,12 @@ class ExtractParams(BaseModel, extra="forbid"):
     min_frames: int = Field(2, ge=1, description="fewer sampled frames -> status too_short")
     workers: int = Field(2, ge=1)
     executor: ExecutorParams = ExecutorParams()
+
+    @model_validator(mode="after")
+    def _uniform_needs_max_frames(self) -> "ExtractParams":
+        if self.sampling == "uniform" and self.max_frames is None:
+            raise ValueError("sampling 'uniform' needs max_frames (how many frames to spread over the clip)")
+        return self
 
 
 class ClipParams(BaseModel, extra="forbid"):
@@ -179,8 +190,12 @@ def extract_video_landmarks(
     Raises :class:`VideoError` when the clip cannot be decoded.
     """
     holistic.reset()
+    if params.sampling == "uniform":
+        frames = iter_indexed_frames(path, sample_indices(count_frames(path), params.max_frames))
+    else:
+        frames = iter_frames(path, stride=params.stride, max_frames=params.max_frames)
     coords, index = [], []
-    for i, frame in iter_frames(path, stride=params.stride, max_frames=params.max_frames):
+    for i, frame in frames:
         coords.append(landmarks_from_results(holistic.process(frame)))
         index.append(i)
     return np.stack(coords), np.asarray(index, np.int32)

@@ -3,10 +3,16 @@
 ``transform`` maps landmarks ``(frames, landmarks, 4)`` to a feature matrix ``(frames, F)``:
 
 * ``none``: the raw seed features (x, y, z, v of each selected landmark, file order);
-* ``body_centred``: x, y, z translated by the shoulder midpoint and divided by the shoulder
-  width, so stepping around or towards/away from the camera does not change the features;
+* ``body_centred``: x, y, z translated by the shoulder midpoint and divided by the body scale
+  (the larger of shoulder width and torso length: shoulder width alone collapses when the
+  person turns sideways), so stepping around or towards/away from the camera does not change
+  the features;
 * ``body_aligned``: ``body_centred`` plus an in-plane rotation that levels the shoulders, so a
   tilted camera does not change them either.
+
+With ``trajectory``, three more columns keep what the normalisation removes: where the body
+is in the image (shoulder midpoint x, y) and how big (the body scale), so pooled statistics
+see walking, running and jumping.
 
 Missing parts (NaN) become 0 after the transform, with one 0/1 "detected" flag per part (taken
 from the input, before normalising), so models never see NaN. Without shoulders there is no
@@ -19,9 +25,19 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from actionrec.schema import CHANNELS, LEFT_SHOULDER, RIGHT_SHOULDER, Layout, Part, part_slice
+from actionrec.schema import (
+    CHANNELS,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+    Layout,
+    Part,
+    part_slice,
+)
 
 _EPS = 1e-6
+TRAJECTORY_NAMES = ("body_x", "body_y", "body_scale")
 
 
 class FeatureSpec(BaseModel):
@@ -32,6 +48,7 @@ class FeatureSpec(BaseModel):
     kind: Literal["none", "body_centred", "body_aligned"] = "body_centred"
     parts: list[Part] = Field(default_factory=lambda: [Part.POSE], min_length=1)
     visibility: bool = True
+    trajectory: bool = False
 
     def required_layout(self) -> Layout:
         """The smallest layout that holds every selected part."""
@@ -56,6 +73,8 @@ class FeatureSpec(BaseModel):
         for part in self.parts:
             sl = part_slice(part)
             names += [f"{c}{i + 1}" for i in range(sl.start, sl.stop) for c in chans]
+        if self.trajectory:
+            names += list(TRAJECTORY_NAMES)
         return names + [f"{p.value}_detected" for p in self.parts]
 
     @property
@@ -63,14 +82,22 @@ class FeatureSpec(BaseModel):
         return len(self.names())
 
 
-def _normalise(coords: np.ndarray, rotate: bool) -> np.ndarray:
-    """Body-centre (and optionally level) x, y, z of every frame by its shoulders."""
-    out = coords.copy()
+def _body_frame(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: shoulder midpoint (x, y, z), left-minus-right shoulder (x, y) and body scale."""
     left, right = coords[:, LEFT_SHOULDER, :3], coords[:, RIGHT_SHOULDER, :3]
     centre = (left + right) / 2
     delta = left[:, :2] - right[:, :2]
-    width = np.maximum(np.linalg.norm(delta, axis=1), _EPS)
-    out[..., :3] = (coords[..., :3] - centre[:, None, :]) / width[:, None, None]
+    hips = (coords[:, LEFT_HIP, :2] + coords[:, RIGHT_HIP, :2]) / 2
+    torso = np.linalg.norm(centre[:, :2] - hips, axis=1)
+    scale = np.maximum(np.fmax(np.linalg.norm(delta, axis=1), torso), _EPS)
+    return centre, delta, scale
+
+
+def _normalise(coords: np.ndarray, rotate: bool) -> np.ndarray:
+    """Body-centre (and optionally level) x, y, z of every frame by its shoulders."""
+    out = coords.copy()
+    centre, delta, scale = _body_frame(coords)
+    out[..., :3] = (coords[..., :3] - centre[:, None, :]) / scale[:, None, None]
     if rotate:
         angle = np.arctan2(delta[:, 1], delta[:, 0])
         cos, sin = np.cos(-angle)[:, None], np.sin(-angle)[:, None]
@@ -86,9 +113,13 @@ def transform(coords: np.ndarray, spec: FeatureSpec, source: str = "input") -> n
     spec.check_layout(Layout.from_n_landmarks(coords.shape[1]), source)
     coords = coords.astype(np.float32, copy=False)
     detected = [~np.isnan(coords[:, part_slice(p), :3]).all(axis=(1, 2)) for p in spec.parts]
+    blocks = []
+    if spec.trajectory:
+        centre, _, scale = _body_frame(coords)
+        blocks.append(np.column_stack([centre[:, :2], scale]))
     if spec.kind != "none":
         coords = _normalise(coords, rotate=spec.kind == "body_aligned")
     n_chan = len(CHANNELS) if spec.visibility else 3
-    blocks = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts]
+    blocks = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts] + blocks
     feats = np.concatenate([*blocks, np.stack(detected, axis=1)], axis=1).astype(np.float32)
     return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)

@@ -28,6 +28,7 @@ SESSION_META = (LABEL_COL, SESSION_COL, SUBJECT_COL, FRAME_COL, TIMESTAMP_COL)
 
 # MediaPipe pose indices (0-based) used by the body-centred features.
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
+LEFT_HIP, RIGHT_HIP = 23, 24
 
 
 class Part(str, Enum):

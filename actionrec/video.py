@@ -20,6 +20,7 @@ __all__ = [
     "VideoError",
     "count_frames",
     "iter_frames",
+    "iter_indexed_frames",
     "read_clip",
     "sample_indices",
     "video_fps",
@@ -113,6 +114,27 @@ def sample_indices(n_total: int, n: int) -> np.ndarray:
     return ((np.arange(n) + 0.5) * n_total / n).astype(np.int64)
 
 
+def iter_indexed_frames(path: str | os.PathLike, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame index, RGB frame)`` for each distinct index in ``indices``, in order.
+
+    Frames in between are grabbed, not decoded. Raises :class:`VideoError` when the video ends
+    before the last index or a wanted frame cannot be decoded.
+    """
+    wanted = {int(i) for i in indices}
+    if not wanted:
+        return
+    last = max(wanted)
+    with _capture(path) as cap:
+        for index in range(last + 1):
+            if not cap.grab():
+                raise VideoError(path, f"ended at frame {index} while re-reading (expected {last + 1})")
+            if index in wanted:
+                ok, bgr = cap.retrieve()
+                if not ok:
+                    raise VideoError(path, f"frame {index} cannot be decoded")
+                yield index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def read_clip(
     path: str | os.PathLike, n_frames: int, size: tuple[int, int], n_total: int | None = None
 ) -> np.ndarray:
@@ -127,20 +149,8 @@ def read_clip(
         raise ValueError(f"size must be positive (width, height), got {size}")
     wanted = sample_indices(count_frames(path) if n_total is None else n_total, n_frames)
     out = np.empty((n_frames, height, width, 3), np.uint8)
-    last = int(wanted[-1])
-    with _capture(path) as cap:
-        for index in range(last + 1):
-            if not cap.grab():
-                raise VideoError(
-                    path, f"ended at frame {index} while re-reading (expected {last + 1})"
-                )
-            slots = np.flatnonzero(wanted == index)
-            if slots.size:
-                ok, bgr = cap.retrieve()
-                if not ok:
-                    raise VideoError(path, f"frame {index} cannot be decoded")
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                out[slots] = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    for index, rgb in iter_indexed_frames(path, wanted):
+        out[wanted == index] = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
     return out
 
 

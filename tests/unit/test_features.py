@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from actionrec.features import FeatureSpec, transform
-from actionrec.schema import LEFT_SHOULDER, RIGHT_SHOULDER, Layout, Part, part_slice
+from actionrec.schema import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, Layout, Part, part_slice
 
 
 def rotate_xy(coords: np.ndarray, theta: float, pivot=(0.5, 0.5)) -> np.ndarray:
@@ -77,12 +77,35 @@ def test_body_centred_values() -> None:
     coords = np.zeros((1, 33, 4), dtype=np.float32)
     coords[0, LEFT_SHOULDER, :3] = (0.6, 0.5, 0.1)
     coords[0, RIGHT_SHOULDER, :3] = (0.4, 0.5, -0.1)
+    coords[0, [LEFT_HIP, RIGHT_HIP], :3] = (0.5, 0.65, 0.0)  # torso 0.15: shorter than the width
     coords[0, 0, :3] = (0.5, 0.3, 0.0)  # nose: above the shoulder midpoint by one width
     coords[..., 3] = 0.9
     feats = transform(coords, FeatureSpec(kind="body_centred")).reshape(-1)
     nose = feats[0:4]
     np.testing.assert_allclose(nose, [0.0, -1.0, 0.0, 0.9], atol=1e-6)
     np.testing.assert_allclose(feats[4 * LEFT_SHOULDER : 4 * LEFT_SHOULDER + 3], [0.5, 0.0, 0.5], atol=1e-6)
+
+
+def test_profile_view_is_scaled_by_the_torso() -> None:
+    """Turned sideways the shoulders almost coincide; the torso length keeps the scale."""
+    coords = np.zeros((2, 33, 4), dtype=np.float32)
+    coords[:, LEFT_SHOULDER, :3] = [(0.6, 0.5, 0.0), (0.505, 0.5, 0.0)]  # frontal, then profile
+    coords[:, RIGHT_SHOULDER, :3] = [(0.4, 0.5, 0.0), (0.495, 0.5, 0.0)]
+    coords[:, [LEFT_HIP, RIGHT_HIP], :3] = (0.5, 0.9, 0.0)  # torso 0.4 > both widths
+    coords[:, 0, :3] = (0.5, 0.3, 0.0)
+    feats = transform(coords, FeatureSpec(kind="body_centred", visibility=False))
+    np.testing.assert_allclose(feats[:, 0:3], [[0.0, -0.5, 0.0]] * 2, atol=1e-6)  # nose, same both
+
+
+def test_trajectory_keeps_position_and_scale(random_landmarks) -> None:
+    coords = random_landmarks(4, seed=11)
+    spec = FeatureSpec(kind="body_centred", trajectory=True)
+    base, moved = transform(coords, spec), transform(translate_scale(coords), spec)
+    body = [spec.names().index(n) for n in ("body_x", "body_y", "body_scale")]
+    others = [i for i in range(spec.n_features) if i not in body]
+    np.testing.assert_allclose(moved[:, others], base[:, others], atol=1e-4)
+    assert not np.allclose(moved[:, body], base[:, body], atol=1e-3)
+    np.testing.assert_allclose(base[:, others], transform(coords, FeatureSpec(kind="body_centred")), atol=1e-6)
 
 
 def test_changes_under_translation_without_normalisation(random_landmarks) -> None:
@@ -105,8 +128,10 @@ def test_body_aligned_levels_the_shoulders(random_landmarks) -> None:
     feats = transform(coords, FeatureSpec(kind="body_aligned", visibility=False))
     left = feats[:, 3 * LEFT_SHOULDER : 3 * LEFT_SHOULDER + 3]
     right = feats[:, 3 * RIGHT_SHOULDER : 3 * RIGHT_SHOULDER + 3]
-    np.testing.assert_allclose(left[:, :2], np.tile([0.5, 0.0], (4, 1)), atol=1e-5)
-    np.testing.assert_allclose(right[:, :2], np.tile([-0.5, 0.0], (4, 1)), atol=1e-5)
+    np.testing.assert_allclose(left[:, 1], 0.0, atol=1e-5)  # level ...
+    np.testing.assert_allclose(right[:, 1], 0.0, atol=1e-5)
+    np.testing.assert_allclose(right[:, 0], -left[:, 0], atol=1e-5)  # ... and centred
+    assert (left[:, 0] > 0).all() and (left[:, 0] <= 0.5 + 1e-5).all()  # scale >= shoulder width
 
 
 # --------------------------------------------------------------------------- missing parts
