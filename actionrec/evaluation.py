@@ -46,11 +46,24 @@ def evaluate_predictions(proba: np.ndarray, y: np.ndarray, clip_ids: list[str], 
         "clip": scores(clip_y, clip_pred, labels),
         "n_samples": int(len(y)),
         "n_clips": int(len(clips)),
+        "clip_proba": dict(zip(clips, clip_proba, strict=True)),
+        "clip_y": dict(zip(clips, clip_y.tolist(), strict=True)),
         "predictions": pd.DataFrame(
             {"clip": clips, "actual": labels.decode(clip_y), "predicted": labels.decode(clip_pred),
              "probability": clip_proba.max(axis=1)}
         ),
     }
+
+
+def fuse(results: list[dict], labels: LabelMap) -> dict:
+    """Late fusion: the mean clip probabilities of several models' :func:`evaluate_predictions`
+    results, scored on the clips all of them saw (each clip is one sample)."""
+    clips = [c for c in results[0]["clip_proba"] if all(c in r["clip_proba"] for r in results[1:])]
+    if not clips:
+        raise ValueError("the fused models share no test clip")
+    proba = np.stack([np.mean([r["clip_proba"][c] for r in results], axis=0) for c in clips])
+    y = np.array([results[0]["clip_y"][c] for c in clips])
+    return evaluate_predictions(proba, y, clips, labels)
 
 
 def plot_confusion(actual: list[str], predicted: list[str], labels: LabelMap, title: str, path: Path) -> None:
@@ -84,6 +97,7 @@ def leaderboard_markdown(rows: list[dict], rank_by: str, split_note: str) -> str
     )
     return (
         f"# Leaderboard\n\nRanked by `{rank_by}` on the held-out test split. {split_note}\n\n{head}{body}\n"
-        "Samples are frames (classical), windows (LSTM) or clips (ConvLSTM); clip-level scores average "
-        "the sample probabilities of each test recording.\n"
+        "Samples are frames (classical), windows (LSTM) or clips (ConvLSTM, appearance); clip-level scores "
+        "average the sample probabilities of each test recording. `fusion` averages the clip probabilities "
+        "of the models in its input column (`evaluate.fusion`).\n"
     )

@@ -96,6 +96,17 @@ class EvaluateParams(Strict):
     rank_by: Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"] = (
         "clip_macro_f1"
     )
+    fusion: list[str] = Field(
+        default_factory=list,
+        description="leaderboard keys whose clip probabilities are averaged into the model 'fusion'",
+    )
+
+    @field_validator("fusion")
+    @classmethod
+    def _at_least_two(cls, keys: list[str]) -> list[str]:
+        if len(keys) == 1 or len(set(keys)) != len(keys):
+            raise ValueError(f"fusion needs two or more distinct models (or none), got {keys}")
+        return keys
 
 
 class MlflowParams(Strict):

@@ -10,7 +10,8 @@ import pandas as pd
 
 from actionrec import tracking
 from actionrec.corpus import load_recordings, model_inputs
-from actionrec.evaluation import evaluate_predictions, leaderboard_markdown, plot_confusion
+from actionrec.evaluation import evaluate_predictions, fuse, leaderboard_markdown, plot_confusion
+from actionrec.labels import LabelMap
 from actionrec.params import Params
 from actionrec.predictors import load_predictor, model_key
 from actionrec.stage import run_stage, write_json, write_text
@@ -34,32 +35,38 @@ def _manifests() -> list[Path]:
     return [p for p in paths if p.parent.name != "package" and "kind" in json.loads(p.read_text())]
 
 
+def _report(key: str, kind: str, result: dict, labels: LabelMap, metrics: dict, rows: list) -> tuple[dict, Path]:
+    """One model's entry in metrics/rows, its predictions CSV, confusion PNG and per-class JSON."""
+    flat = {
+        "sample_accuracy": result["sample"]["accuracy"],
+        "sample_macro_f1": result["sample"]["macro_f1"],
+        "clip_accuracy": result["clip"]["accuracy"],
+        "clip_macro_f1": result["clip"]["macro_f1"],
+    }
+    metrics[key] = {**flat, "n_samples": result["n_samples"], "n_clips": result["n_clips"]}
+    rows.append({"model": key, "kind": kind, "n_clips": result["n_clips"], **flat})
+    table = result["predictions"]
+    write_text(REPORTS / "predictions" / f"{key}.csv", table.to_csv(index=False))
+    png = REPORTS / "confusion" / f"{key}.png"
+    plot_confusion(list(table["actual"]), list(table["predicted"]), labels, f"{key} (test clips)", png)
+    write_json(REPORTS / "per_class" / f"{key}.json", {"sample": result["sample"]["per_class"], "clip": result["clip"]["per_class"]})
+    return flat, png
+
+
 @run_stage("evaluate")
 def main(params: Params) -> str:
     by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
     tracking.setup(params.mlflow.experiment)
-    metrics, rows = {}, []
+    metrics, rows, results = {}, [], {}
     for manifest in _manifests():
         pred = load_predictor(manifest)
         inputs, y, clip_ids = model_inputs(pred, split, "test", by_id)
         if len(y) == 0:
             continue
-        result = evaluate_predictions(pred.predict_proba(inputs), y, clip_ids, pred.labels)
         key = model_key(manifest, pred.manifest)
-        flat = {
-            "sample_accuracy": result["sample"]["accuracy"],
-            "sample_macro_f1": result["sample"]["macro_f1"],
-            "clip_accuracy": result["clip"]["accuracy"],
-            "clip_macro_f1": result["clip"]["macro_f1"],
-        }
-        metrics[key] = {**flat, "n_samples": result["n_samples"], "n_clips": result["n_clips"]}
-        rows.append({"model": key, "kind": pred.kind, "n_clips": result["n_clips"], **flat})
-        table = result["predictions"]
-        write_text(REPORTS / "predictions" / f"{key}.csv", table.to_csv(index=False))
-        png = REPORTS / "confusion" / f"{key}.png"
-        plot_confusion(list(table["actual"]), list(table["predicted"]), pred.labels, f"{key} (test clips)", png)
-        write_json(REPORTS / "per_class" / f"{key}.json", {"sample": result["sample"]["per_class"], "clip": result["clip"]["per_class"]})
+        results[key] = result = evaluate_predictions(pred.predict_proba(inputs), y, clip_ids, pred.labels)
+        flat, png = _report(key, pred.kind, result, pred.labels, metrics, rows)
         run_id = pred.manifest.get("mlflow_run_id")
         if run_id and not _run_exists(run_id):
             log.warning("%s: MLflow run %s is not in %s; test metrics not logged to MLflow", manifest, run_id, tracking.tracking_uri())
@@ -67,6 +74,12 @@ def main(params: Params) -> str:
             with mlflow.start_run(run_id=run_id):
                 mlflow.log_metrics({f"test_{k}": v for k, v in flat.items()})
                 mlflow.log_artifact(str(png), artifact_path="evaluation")
+    fused = params.evaluate.fusion
+    if fused and all(k in results for k in fused):
+        labels = LabelMap(params.data.labels)
+        _report("fusion", " + ".join(fused), fuse([results[k] for k in fused], labels), labels, metrics, rows)
+    elif fused:
+        log.info("evaluate.fusion: %s not all evaluated (no clips?); no fusion entry", ", ".join(fused))
     rows.sort(key=lambda r: (-r[params.evaluate.rank_by], r["model"]))
     split_note = "Split methods: " + ", ".join(sorted(set(split["method"]))) + " (see reports/split.json)."
     write_json(REPORTS / "metrics.json", metrics)

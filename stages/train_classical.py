@@ -1,5 +1,6 @@
-"""DVC stage train_classical: the four seed scikit-learn pipelines on per-frame features, and
-two on temporally pooled windows of frames (mean/std/min/max/motion of each feature)."""
+"""DVC stage train_classical: the four seed scikit-learn pipelines on per-frame features, two on
+temporally pooled windows of frames (mean/std/min/max/motion of each feature) and, when there
+are video clips, a random forest on their appearance (colour, thumbnails, motion energy)."""
 from __future__ import annotations
 
 import time
@@ -13,10 +14,12 @@ from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
 from actionrec import tracking
-from actionrec.corpus import frame_samples, load_recordings, window_samples
+from actionrec.corpus import clip_samples, frame_samples, load_recordings, window_samples
 from actionrec.labels import LabelMap
 from actionrec.models.classical import (
+    APPEARANCE_MODEL,
     TRUSTED_TYPES,
+    build_appearance_pipeline,
     build_pipelines,
     build_pooled_pipelines,
     pad_windows,
@@ -33,12 +36,13 @@ PIP = ("scikit-learn", "skops", "numpy", "scipy")
 
 @dataclass
 class TrainSet:
-    """Inputs of one model family: features, encoded labels, kind and manifest extras."""
+    """Inputs of some models: features, encoded labels, kind, the pipelines and manifest extras."""
 
     name: str
     x: np.ndarray
     y: np.ndarray
     kind: str
+    pipes: dict[str, Pipeline]
     extra: dict
 
 
@@ -54,9 +58,17 @@ def _train_sets(params: Params, split: pd.DataFrame) -> list[TrainSet]:
         x, y = x[keep], y[keep]
     window, stride = params.classical.pooled_window, params.classical.pooled_stride
     seqs, names, _ = window_samples(fit_rows, "train", recordings, params.features, window, stride)
-    pooled = TrainSet("train_windows", pad_windows(seqs, window), labels.encode(names, str(SPLIT)), "sequence",
-                      {"window": window, "stride": stride})
-    return [TrainSet("train_frames", x, y, "frame", {}), pooled]
+    sets = [
+        TrainSet("train_frames", x, y, "frame", build_pipelines(params.classical, params.seed), {}),
+        TrainSet("train_windows", pad_windows(seqs, window), labels.encode(names, str(SPLIT)), "sequence",
+                 build_pooled_pipelines(params.classical, params.seed, window), {"window": window, "stride": stride}),
+    ]
+    clips, names, _ = clip_samples(fit_rows, "train")
+    if len(names):
+        pipe = build_appearance_pipeline(params.classical, params.seed)
+        sets.append(TrainSet("train_clips", clips, labels.encode(names, str(SPLIT)), "clip", {APPEARANCE_MODEL: pipe},
+                             {"n_frames": int(clips.shape[1]), "size": int(clips.shape[2])}))
+    return sets
 
 
 def _log_model(pipe: Pipeline, example: np.ndarray) -> None:
@@ -85,15 +97,13 @@ def main(params: Params) -> str:
         mlflow.log_params(tracking.flatten(common))
         for ts in sets:
             dataset = mlflow.data.from_numpy(ts.x, targets=ts.y, source=str(SPLIT), name=ts.name, digest=digest)
-            pipes = (build_pipelines(params.classical, params.seed) if ts.kind == "frame"
-                     else build_pooled_pipelines(params.classical, params.seed, ts.extra["window"]))
-            for name, pipe in pipes.items():
+            for name, pipe in ts.pipes.items():
                 run_tags = {**tags, "model.kind": ts.kind, "model.name": name}
                 with mlflow.start_run(run_name=f"classical-{name}", nested=True, tags=run_tags) as run:
                     start = time.perf_counter()
                     pipe.fit(ts.x, ts.y)
                     seconds = time.perf_counter() - start
-                    family = name.removeprefix("pooled-")
+                    family = name.rsplit("-", 1)[-1]  # lr, rf, ...: its section of params.classical
                     mlflow.log_params(tracking.flatten(getattr(params.classical, family).model_dump(), f"{family}."))
                     mlflow.log_params(tracking.flatten({**common, **ts.extra}))
                     mlflow.log_input(dataset, context="training")

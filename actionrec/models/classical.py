@@ -1,4 +1,5 @@
-"""The four seed scikit-learn pipelines, built from params.yaml, and their safe (skops) storage."""
+"""The four seed scikit-learn pipelines, their pooled-window and appearance variants, built
+from params.yaml, and their safe (skops) storage."""
 from __future__ import annotations
 
 import os
@@ -18,9 +19,14 @@ if TYPE_CHECKING:  # params.py pulls in the pipeline's heavy modules; the live b
     from actionrec.params import ClassicalParams
 
 # Types beyond skops' defaults that our own pipelines contain (tree node storage and our
-# pooling step), reviewed.
-TRUSTED_TYPES = ["sklearn.tree._tree.Tree", "actionrec.models.classical.TemporalPooling"]
+# pooling steps), reviewed.
+TRUSTED_TYPES = [
+    "sklearn.tree._tree.Tree",
+    "actionrec.models.classical.TemporalPooling",
+    "actionrec.models.classical.AppearancePooling",
+]
 POOLED_MODELS = ("lr", "rf")
+APPEARANCE_MODEL = "appearance-rf"
 
 
 class TemporalPooling(TransformerMixin, BaseEstimator):
@@ -37,6 +43,42 @@ class TemporalPooling(TransformerMixin, BaseEstimator):
         w = np.asarray(x, dtype=np.float32).reshape(len(x), self.window, -1)
         motion = np.abs(np.diff(w, axis=1)).mean(axis=1)
         return np.concatenate([w.mean(axis=1), w.std(axis=1), w.min(axis=1), w.max(axis=1), motion], axis=1)
+
+
+class AppearancePooling(TransformerMixin, BaseEstimator):
+    """uint8 RGB clips ``(N, T, H, W, 3)`` -> what the scene looks like and where it moves:
+    per-frame HSV colour histograms and 8x8 thumbnails (mean and std over time) and the
+    motion-energy map (mean absolute frame difference, 16x16, normalised) with its mean.
+
+    UCF101-style footage is recognised by its scene as much as by the pose; landmarks carry none
+    of it, so this model is fused with a landmark model on the leaderboard (``evaluate.fusion``).
+    """
+
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> "AppearancePooling":
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return np.stack([self._clip(np.asarray(clip, dtype=np.uint8)) for clip in x])
+
+    @staticmethod
+    def _clip(clip: np.ndarray) -> np.ndarray:
+        import cv2  # only this step needs OpenCV; the package bundle ships it for live anyway
+
+        hists = []
+        for frame in clip:
+            hsv = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2HSV)
+            h = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
+            hists.append(h / max(h.sum(), 1.0))
+        hist = np.asarray(hists)
+        thumbs = np.stack([cv2.resize(f, (8, 8), interpolation=cv2.INTER_AREA) for f in clip])
+        thumbs = thumbs.reshape(len(clip), -1).astype(np.float32) / 255
+        grey = clip.astype(np.float32).mean(axis=-1) / 255
+        diff = np.abs(np.diff(grey, axis=0)) if len(clip) > 1 else np.zeros_like(grey)
+        energy = cv2.resize(diff.mean(axis=0), (16, 16), interpolation=cv2.INTER_AREA).ravel()
+        return np.concatenate([
+            hist.mean(axis=0), hist.std(axis=0), thumbs.mean(axis=0), thumbs.std(axis=0),
+            energy / (energy.sum() + 1e-6), [diff.mean()],
+        ]).astype(np.float32)
 
 
 def pad_windows(windows: list[np.ndarray], window: int) -> np.ndarray:
@@ -57,6 +99,11 @@ def build_pooled_pipelines(params: ClassicalParams, seed: int, window: int) -> d
         f"pooled-{name}": make_pipeline(TemporalPooling(window), StandardScaler(), estimators[name])
         for name in POOLED_MODELS
     }
+
+
+def build_appearance_pipeline(params: ClassicalParams, seed: int) -> Pipeline:
+    """AppearancePooling + the random forest of ``classical.rf`` (``APPEARANCE_MODEL``)."""
+    return make_pipeline(AppearancePooling(), _estimators(params, seed)["rf"])
 
 
 def _estimators(params: ClassicalParams, seed: int) -> dict[str, ClassifierMixin]:

@@ -1,11 +1,13 @@
 """The whole video pipeline on real clips: UCF101 (8 classes, official split 1) and Weizmann.
 
-CI runs a lighter configuration (fewer frames per clip, fewer ConvLSTM epochs); the full runs
-are the README's commands. Results are kept under reports/realdata/.
+CI runs a lighter configuration (24 frames per clip, fewer ConvLSTM epochs);
+``ACTIONREC_REALDATA=full`` runs the README's full configuration instead. Leaderboards are kept
+under reports/realdata/ (``<dataset>_ci`` / ``<dataset>_full``).
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,17 +21,22 @@ from tests.realdata.test_coords_pipeline import _save
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.pipeline]
 
 UCF_CLASSES = sorted(p.name for p in (SHARED_DATA / "ucf101").iterdir()) if SHARED_DATA.is_dir() else []
-CI_PARAMS = {
+FULL = os.environ.get("ACTIONREC_REALDATA") == "full"
+N_FRAMES = 32 if FULL else 24
+PARAMS = {
     "features.parts": ["pose", "left_hand", "right_hand"],
-    "extract_landmarks.stride": 3,
-    "extract_landmarks.max_frames": 24,
-    "lstm.window": 20,
-    "classical.pooled_window": 20,
-    "convlstm.train.epochs": 6,
+    "features.trajectory": True,
+    # N frames spread over the whole clip; each clip is then one pooled window
+    "extract_landmarks.sampling": "uniform",
+    "extract_landmarks.max_frames": N_FRAMES,
+    "lstm.window": N_FRAMES,
+    "classical.pooled_window": N_FRAMES,
+    **({} if FULL else {"convlstm.train.epochs": 6}),
     # Real footage: MediaPipe misses the person in ~5% of UCF101 clips and in many frames of
     # others (BasketballDunk: 24% of frames); keep every clip with any detection.
     "validate.clips.min_pose_rate": 0.0,
 }
+SUFFIX = "full" if FULL else "ci"
 
 
 def _run_pipeline(repo: Path) -> tuple[dict, pd.DataFrame]:
@@ -49,7 +56,7 @@ def _assert_no_group_leak(split: pd.DataFrame) -> None:
 def test_ucf101_official_split(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path)
     replace_raw_data(repo)
-    set_params(repo, {"data.labels": UCF_CLASSES, **CI_PARAMS})
+    set_params(repo, {"data.labels": UCF_CLASSES, **PARAMS})
     run([sys.executable, "-m", "actionrec", "import-ucf101", str(SHARED_DATA / "ucf101"),
          "--splits", str(SHARED_DATA / "ucf101_splits")], repo)
     metrics, split = _run_pipeline(repo)
@@ -59,17 +66,17 @@ def test_ucf101_official_split(tmp_path: Path) -> None:
     _assert_no_group_leak(split)
     assert {"classical-lr", "lstm", "convlstm"} <= set(metrics)
     assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.125
-    _save("ucf101_ci", repo, metrics)
+    _save(f"ucf101_{SUFFIX}", repo, metrics)
 
 
 def test_weizmann_split_by_actor(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path)
     replace_raw_data(repo, videos=SHARED_DATA / "weizmann")
     labels = sorted(p.name for p in (SHARED_DATA / "weizmann").iterdir())
-    set_params(repo, {"data.labels": labels, **CI_PARAMS, "split.official_split": None})
+    set_params(repo, {"data.labels": labels, **PARAMS, "split.official_split": None})
     metrics, split = _run_pipeline(repo)
     assert set(split["method"]) == {"group"}
     assert set(split["group"]) <= {"daria", "denis", "eli", "ido", "ira", "lena", "lyova", "moshe", "shahar"}
     _assert_no_group_leak(split)
     assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.1
-    _save("weizmann_ci", repo, metrics)
+    _save(f"weizmann_{SUFFIX}", repo, metrics)
