@@ -2,8 +2,11 @@
 from params.yaml, and their safe (skops) storage."""
 from __future__ import annotations
 
+import io
+import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -139,13 +142,52 @@ def predict_proba(model: Pipeline, x: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def canonical_skops(data: bytes) -> bytes:
+    """skops bytes with the ``id()``-based object ids and array file names renumbered in schema
+    order and fixed zip timestamps, so the same fitted model always gives the same bytes (and
+    DVC sees an unchanged model as unchanged)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    ids: dict[str, int] = {}
+
+    def number(old: object) -> int:
+        return ids.setdefault(str(old), len(ids))
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "__id__":
+                    node[key] = number(value)
+                elif key == "file":
+                    stem, suffix = str(value).split(".", 1)
+                    node[key] = f"{number(stem)}.{suffix}"
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    schema = json.loads(src.read("schema.json"))
+    walk(schema)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr(zipfile.ZipInfo("schema.json", (1980, 1, 1, 0, 0, 0)), json.dumps(schema, indent=2))
+        for info in src.infolist():
+            if info.filename == "schema.json":
+                continue
+            stem, suffix = info.filename.split(".", 1)
+            entry = zipfile.ZipInfo(f"{number(stem)}.{suffix}", (1980, 1, 1, 0, 0, 0))
+            entry.compress_type = info.compress_type
+            dst.writestr(entry, src.read(info))
+    return out.getvalue()
+
+
 def save_skops(model: Pipeline, path: Path) -> None:
-    """Write a fitted pipeline with skops (not pickle), atomically."""
+    """Write a fitted pipeline with skops (not pickle), atomically and byte-reproducibly."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        sio.dump(model, tmp)
+        Path(tmp).write_bytes(canonical_skops(sio.dumps(model)))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -68,11 +68,12 @@ def test_every_dvc_output_has_the_same_hash(run_a: PipelineRun, run_b: PipelineR
 
 
 def test_model_files_are_identical_but_for_run_identity(run_a: PipelineRun, run_b: PipelineRun) -> None:
-    """torch state_dicts byte for byte; manifests but for the MLflow run ids and lineage; learning
-    curves but for wall-clock columns. (skops archives are not byte-stable: they name their
-    arrays by Python object ids; their predictions are compared below.)"""
-    for pt in sorted((run_a.repo / "models").glob("*/*.pt")):
-        assert pt.read_bytes() == (run_b.repo / pt.relative_to(run_a.repo)).read_bytes(), pt
+    """torch state_dicts and skops archives byte for byte; manifests but for the MLflow run ids and
+    lineage; learning curves but for wall-clock columns."""
+    weights = sorted((run_a.repo / "models").glob("*/*.pt")) + sorted((run_a.repo / "models/classical").glob("*.skops"))
+    assert len(weights) >= 9, weights
+    for path in weights:
+        assert path.read_bytes() == (run_b.repo / path.relative_to(run_a.repo)).read_bytes(), path
     manifests = sorted((run_a.repo / "models").glob("*/*.json"))
     assert manifests
     for path in manifests:

@@ -14,7 +14,7 @@ from tests.pipeline.conftest import run, tree_digest
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
 MODELS = {"classical-lr", "classical-ridge", "classical-rf", "classical-gb", "classical-pooled-lr",
-          "classical-pooled-rf", "lstm", "convlstm"}
+          "classical-pooled-rf", "classical-appearance-rf", "lstm", "convlstm", "fusion"}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_mlflow_runs_have_lineage_and_loadable_models(reproduced: tuple[Path, st
     exp = client.get_experiment_by_name("actionrec")
     runs = client.search_runs([exp.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
-    assert {f"classical-{m}" for m in ("lr", "ridge", "rf", "gb", "pooled-lr", "pooled-rf")} <= set(by_name)
+    assert {f"classical-{m}" for m in ("lr", "ridge", "rf", "gb", "pooled-lr", "pooled-rf", "appearance-rf")} <= set(by_name)
     assert {"train_classical", "lstm", "convlstm"} <= set(by_name)
     parent = by_name["train_classical"].info.run_id
     for name in ("classical-lr", "classical-ridge", "classical-rf", "classical-gb"):

@@ -29,7 +29,7 @@ PARAMS = {
     # N frames spread over the whole clip; each clip is then one pooled window
     "extract_landmarks.sampling": "uniform",
     "extract_landmarks.max_frames": N_FRAMES,
-    "lstm.window": N_FRAMES,
+    "lstm.window": 30 if FULL else 20,  # 20, 30 or 60 (the choices)
     "classical.pooled_window": N_FRAMES,
     **({} if FULL else {"convlstm.train.epochs": 6}),
     # Real footage: MediaPipe misses the person in ~5% of UCF101 clips and in many frames of

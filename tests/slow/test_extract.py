@@ -121,6 +121,15 @@ def test_reused_holistic_equals_fresh_one(videos: dict[str, ClipRef]) -> None:
 
 
 @pytest.mark.slow
+def test_uniform_sampling_spreads_frames_over_the_whole_clip(videos: dict[str, ClipRef]) -> None:
+    params = _params(sampling="uniform", max_frames=4, stride=7)  # stride is unused
+    with extract.make_holistic(params) as holistic:
+        coords, index = extract.extract_video_landmarks(videos["Nod"].path, params, holistic)
+    assert index.tolist() == [1, 3, 6, 8]  # segment centres of 10 frames, up to the last one
+    assert coords.shape == (4, 543, 4) and not np.isnan(coords[:, part_slice(Part.POSE)]).any()
+
+
+@pytest.mark.slow
 def test_landmarks_from_results_layout(videos: dict[str, ClipRef]) -> None:
     params = _params()
     with extract.make_holistic(params) as holistic:

@@ -100,6 +100,14 @@ def test_skops_round_trip_identical(tmp_path: Path, name: str) -> None:
     np.testing.assert_array_equal(predict_proba(loaded, x), predict_proba(pipe, x))
 
 
+def test_skops_bytes_are_reproducible(tmp_path: Path) -> None:
+    """Two identical fits (different Python object ids) give byte-identical files."""
+    x, y = blobs(3)
+    for i in range(2):
+        save_skops(build_pipelines(SMALL, 7)["rf"].fit(x, y), tmp_path / f"rf{i}.skops")
+    assert (tmp_path / "rf0.skops").read_bytes() == (tmp_path / "rf1.skops").read_bytes()
+
+
 def test_skops_file_is_not_a_pickle(tmp_path: Path) -> None:
     x, y = blobs(2)
     path = tmp_path / "lr.skops"

@@ -115,3 +115,16 @@ def test_single_label_refused(tmp_path: Path, raw: dict) -> None:
 
 def test_params_error_is_value_error() -> None:
     assert issubclass(ParamsError, ValueError)
+
+
+@pytest.mark.parametrize("fusion", [["classical-pooled-rf"], ["lstm", "lstm"]])
+def test_fusion_needs_two_distinct_models(tmp_path: Path, raw: dict, fusion: list[str]) -> None:
+    raw["evaluate"]["fusion"] = fusion
+    with pytest.raises(ParamsError, match=r"evaluate\.fusion: .*two or more distinct"):
+        load_params(write(tmp_path, raw))
+
+
+def test_uniform_sampling_needs_max_frames(tmp_path: Path, raw: dict) -> None:
+    raw["extract_landmarks"].update(sampling="uniform", max_frames=None)
+    with pytest.raises(ParamsError, match=r"extract_landmarks: .*uniform' needs max_frames"):
+        load_params(write(tmp_path, raw))

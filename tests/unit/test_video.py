@@ -11,6 +11,7 @@ from actionrec.video import (
     VideoError,
     count_frames,
     iter_frames,
+    iter_indexed_frames,
     read_clip,
     sample_indices,
     video_fps,
@@ -109,3 +110,12 @@ def test_write_video_is_atomic_and_deterministic(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no frames"):
         write_video(tmp_path / "d.avi", [], fps=25)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.avi", "b.avi"]
+
+
+def test_iter_indexed_frames_reads_only_the_wanted_frames(clip: Path) -> None:
+    got = list(iter_indexed_frames(clip, [7, 2, 2, 0]))
+    assert [i for i, _ in got] == [0, 2, 7]  # sorted, each once
+    assert [_index_of(f) for _, f in got] == [0, 2, 7]
+    assert list(iter_indexed_frames(clip, [])) == []
+    with pytest.raises(VideoError, match="ended at frame 10"):
+        list(iter_indexed_frames(clip, [3, 12]))
