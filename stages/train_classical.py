@@ -22,6 +22,7 @@ from actionrec.models.classical import (
     build_appearance_pipeline,
     build_pipelines,
     build_pooled_pipelines,
+    cap_samples,
     pad_windows,
     predict_proba,
     save_skops,
@@ -52,10 +53,8 @@ def _train_sets(params: Params, split: pd.DataFrame) -> list[TrainSet]:
     labels = LabelMap(params.data.labels)
     x, names, _ = frame_samples(fit_rows, "train", recordings, params.features)
     y = labels.encode(names, str(SPLIT))
-    cap = params.classical.max_train_frames
-    if cap and len(x) > cap:
-        keep = np.sort(np.random.default_rng(params.seed).choice(len(x), cap, replace=False))
-        x, y = x[keep], y[keep]
+    keep = cap_samples(len(x), params.classical.max_train_frames, params.seed)
+    x, y = x[keep], y[keep]
     window, stride = params.classical.pooled_window, params.classical.pooled_stride
     seqs, names, _ = window_samples(fit_rows, "train", recordings, params.features, window, stride)
     sets = [
@@ -103,7 +102,7 @@ def main(params: Params) -> str:
                     start = time.perf_counter()
                     pipe.fit(ts.x, ts.y)
                     seconds = time.perf_counter() - start
-                    family = name.rsplit("-", 1)[-1]  # lr, rf, ...: its section of params.classical
+                    family = "appearance" if name == APPEARANCE_MODEL else name.removeprefix("pooled-")
                     mlflow.log_params(tracking.flatten(getattr(params.classical, family).model_dump(), f"{family}."))
                     mlflow.log_params(tracking.flatten({**common, **ts.extra}))
                     mlflow.log_input(dataset, context="training")

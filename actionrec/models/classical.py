@@ -84,6 +84,13 @@ class AppearancePooling(TransformerMixin, BaseEstimator):
         ]).astype(np.float32)
 
 
+def cap_samples(n: int, cap: int | None, seed: int) -> np.ndarray:
+    """Indices of at most ``cap`` of ``n`` training samples (a seeded random subset, in order)."""
+    if not cap or n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
 def pad_windows(windows: list[np.ndarray], window: int) -> np.ndarray:
     """Windows of at most ``window`` frames -> ``(N, window * F)``, short ones edge-padded."""
     out = [np.pad(w[:window], ((0, window - len(w[:window])), (0, 0)), mode="edge") for w in windows]
@@ -105,8 +112,12 @@ def build_pooled_pipelines(params: ClassicalParams, seed: int, window: int) -> d
 
 
 def build_appearance_pipeline(params: ClassicalParams, seed: int) -> Pipeline:
-    """AppearancePooling + the random forest of ``classical.rf`` (``APPEARANCE_MODEL``)."""
-    return make_pipeline(AppearancePooling(), _estimators(params, seed)["rf"])
+    """AppearancePooling + a random forest of ``classical.appearance`` (``APPEARANCE_MODEL``)."""
+    forest = params.appearance
+    return make_pipeline(AppearancePooling(), RandomForestClassifier(
+        n_estimators=forest.n_estimators, max_depth=forest.max_depth, min_samples_leaf=forest.min_samples_leaf,
+        random_state=seed, n_jobs=1,
+    ))
 
 
 def _estimators(params: ClassicalParams, seed: int) -> dict[str, ClassifierMixin]:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params
-from tests.realdata.conftest import SHARED_DATA
+from tests.realdata.conftest import RESULTS, SHARED_DATA
 from tests.realdata.test_coords_pipeline import _save
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.pipeline]
@@ -80,3 +80,8 @@ def test_weizmann_split_by_actor(tmp_path: Path) -> None:
     _assert_no_group_leak(split)
     assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.1
     _save(f"weizmann_{SUFFIX}", repo, metrics)
+    # the protocol of published Weizmann figures: leave-one-actor-out over all 9 actors
+    run([sys.executable, "-m", "actionrec", "crossval", "--out", str(RESULTS / f"weizmann_{SUFFIX}_loao")], repo)
+    loao = json.loads((RESULTS / f"weizmann_{SUFFIX}_loao/crossval.json").read_text())
+    assert len(loao["groups"]) == 9 and loao["models"]["pooled-rf"]["n_clips"] == len(set(split["session_id"]))
+    assert max(m["clip_accuracy"] for m in loao["models"].values()) > 0.5

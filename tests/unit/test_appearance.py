@@ -41,7 +41,7 @@ def test_pipeline_learns_scene_colour_and_round_trips_through_skops(tmp_path: Pa
     colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
     x = np.stack([clip(colours[i % 3], bool(i % 2), seed=i) for i in range(24)])
     y = np.arange(24) % 3
-    params = ClassicalParams(rf={"n_estimators": 20, "max_depth": 4, "min_samples_leaf": 1})
+    params = ClassicalParams(appearance={"n_estimators": 20, "max_depth": 4, "min_samples_leaf": 1})
     pipe = build_appearance_pipeline(params, seed=0).fit(x, y)
     test = np.stack([clip(colours[i], False, seed=100 + i) for i in range(3)])
     assert pipe.predict(test).tolist() == [0, 1, 2]
