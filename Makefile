@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo data repro test test-fast lock clean browser postgres retrain
+.PHONY: setup demo data repro test test-fast realdata-full lock clean browser postgres retrain
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ test: setup browser postgres  ## run every test tier (unit, slow, pipeline, real
 
 test-fast: setup  ## unit tests only
 	$(PY) -m pytest -q -m "not slow and not pipeline and not realdata"
+
+realdata-full: setup  ## the real-data tier in the README's full configuration (needs ../shared/data; ~15 min)
+	ACTIONREC_REALDATA=full $(PY) -m pytest -q -m realdata tests/realdata
 
 lock:  ## re-resolve requirements/base.in into requirements/lock.txt
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv

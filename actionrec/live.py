@@ -29,7 +29,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -194,6 +194,10 @@ class Recognizer:
         self.spec = self.predictor.features
         self.labels = self.predictor.labels.labels
         self.window = int(self.predictor.manifest["window"]) if self.is_sequence else 1
+        # A sequence model re-scores its window every `stride` frames, as its training windows
+        # were spaced; in between, its last prediction holds (so its cost is shared by them).
+        self.every = int(self.predictor.manifest.get("stride", 1)) if self.is_sequence else 1
+        self._held: Prediction | None = None
         self.smoothing, self.threshold = settings.smoothing, settings.threshold
         self._features: deque[np.ndarray] = deque(maxlen=self.window)
         self._probs: deque[np.ndarray] = deque(maxlen=self.smoothing)
@@ -227,6 +231,7 @@ class Recognizer:
         self._person = pose_detected(landmarks)
         if not self._person:
             self.frames_without_person += 1
+            self._held = None
             if self.is_sequence:
                 self._features.append(self._transform(landmarks))
             return None
@@ -236,7 +241,10 @@ class Recognizer:
         self._features.append(feats)
         if len(self._features) < self.window:
             return None
-        return self._smoothed(self._window_proba(), frame, t)
+        if self._held is not None and frame - self._held.frame < self.every:
+            return replace(self._held, time=round(float(t), 4), frame=int(frame))
+        self._held = self._smoothed(self._window_proba(), frame, t)
+        return self._held
 
     def flush(self) -> Prediction | None:
         """A sequence model's prediction from a window that never filled (a source shorter
@@ -257,6 +265,7 @@ class Recognizer:
         """Forget the window, the smoothing history and Holistic's tracking state."""
         self._features.clear()
         self._probs.clear()
+        self._held = None
         self._holistic.reset()
 
     def close(self) -> None:

@@ -71,6 +71,7 @@ class ClassicalParams(Strict):
     ridge: RidgeParams = RidgeParams()
     rf: ForestParams = ForestParams()
     gb: BoostingParams = BoostingParams()
+    pooled_rf: ForestParams = Field(ForestParams(n_estimators=100), description="forest of pooled-rf")
     appearance: ForestParams = Field(ForestParams(n_estimators=300), description="forest of appearance-rf")
     max_train_frames: int | None = Field(None, ge=1)
     pooled_window: int = Field(30, ge=2)

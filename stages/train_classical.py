@@ -18,6 +18,7 @@ from actionrec.corpus import clip_samples, frame_samples, load_recordings, windo
 from actionrec.labels import LabelMap
 from actionrec.models.classical import (
     APPEARANCE_MODEL,
+    PARAM_SECTIONS,
     TRUSTED_TYPES,
     build_appearance_pipeline,
     build_pipelines,
@@ -102,7 +103,7 @@ def main(params: Params) -> str:
                     start = time.perf_counter()
                     pipe.fit(ts.x, ts.y)
                     seconds = time.perf_counter() - start
-                    family = "appearance" if name == APPEARANCE_MODEL else name.removeprefix("pooled-")
+                    family = PARAM_SECTIONS.get(name, name)
                     mlflow.log_params(tracking.flatten(getattr(params.classical, family).model_dump(), f"{family}."))
                     mlflow.log_params(tracking.flatten({**common, **ts.extra}))
                     mlflow.log_input(dataset, context="training")

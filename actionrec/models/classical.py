@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 if TYPE_CHECKING:  # params.py pulls in the pipeline's heavy modules; the live bundle has none
-    from actionrec.params import ClassicalParams
+    from actionrec.params import ClassicalParams, ForestParams
 
 # Types beyond skops' defaults that our own pipelines contain (tree node storage and our
 # pooling steps), reviewed.
@@ -28,8 +28,9 @@ TRUSTED_TYPES = [
     "actionrec.models.classical.TemporalPooling",
     "actionrec.models.classical.AppearancePooling",
 ]
-POOLED_MODELS = ("lr", "rf")
 APPEARANCE_MODEL = "appearance-rf"
+# The params.classical section of each model whose name is not its section.
+PARAM_SECTIONS = {"pooled-lr": "lr", "pooled-rf": "pooled_rf", APPEARANCE_MODEL: "appearance"}
 
 
 class TemporalPooling(TransformerMixin, BaseEstimator):
@@ -103,34 +104,32 @@ def build_pipelines(params: ClassicalParams, seed: int) -> dict[str, Pipeline]:
 
 
 def build_pooled_pipelines(params: ClassicalParams, seed: int, window: int) -> dict[str, Pipeline]:
-    """TemporalPooling + StandardScaler + the classifiers of ``POOLED_MODELS`` (same params)."""
-    estimators = _estimators(params, seed)
+    """TemporalPooling + StandardScaler + LogisticRegression (``classical.lr``) / a random forest
+    (``classical.pooled_rf``: one sample per window, so it can afford more and deeper trees than
+    the per-frame forest that runs live)."""
     return {
-        f"pooled-{name}": make_pipeline(TemporalPooling(window), StandardScaler(), estimators[name])
-        for name in POOLED_MODELS
+        "pooled-lr": make_pipeline(TemporalPooling(window), StandardScaler(), _estimators(params, seed)["lr"]),
+        "pooled-rf": make_pipeline(TemporalPooling(window), StandardScaler(), _forest(params.pooled_rf, seed)),
     }
 
 
 def build_appearance_pipeline(params: ClassicalParams, seed: int) -> Pipeline:
     """AppearancePooling + a random forest of ``classical.appearance`` (``APPEARANCE_MODEL``)."""
-    forest = params.appearance
-    return make_pipeline(AppearancePooling(), RandomForestClassifier(
-        n_estimators=forest.n_estimators, max_depth=forest.max_depth, min_samples_leaf=forest.min_samples_leaf,
+    return make_pipeline(AppearancePooling(), _forest(params.appearance, seed))
+
+
+def _forest(p: ForestParams, seed: int) -> RandomForestClassifier:
+    return RandomForestClassifier(
+        n_estimators=p.n_estimators, max_depth=p.max_depth, min_samples_leaf=p.min_samples_leaf,
         random_state=seed, n_jobs=1,
-    ))
+    )
 
 
 def _estimators(params: ClassicalParams, seed: int) -> dict[str, ClassifierMixin]:
     return {
         "lr": LogisticRegression(C=params.lr.C, max_iter=params.lr.max_iter, random_state=seed),
         "ridge": RidgeClassifier(alpha=params.ridge.alpha),
-        "rf": RandomForestClassifier(
-            n_estimators=params.rf.n_estimators,
-            max_depth=params.rf.max_depth,
-            min_samples_leaf=params.rf.min_samples_leaf,
-            random_state=seed,
-            n_jobs=1,
-        ),
+        "rf": _forest(params.rf, seed),
         "gb": GradientBoostingClassifier(
             n_estimators=params.gb.n_estimators,
             learning_rate=params.gb.learning_rate,

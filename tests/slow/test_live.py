@@ -108,6 +108,9 @@ def test_sequence_model_predicts_once_the_window_is_full(bundle: Path, demo_clip
     assert all(abs(sum(p.probabilities.values()) - 1) < 1e-3 for p in preds)
     short = predict_video(path, bundle, model="sequence", stride=10)  # 4 frames < window
     assert len(short) == 1 and short[0].frame == 30, "one prediction from the padded window"
+    # the window is re-scored every `stride` (4) frames, as training windows were spaced
+    scored = {p.frame: p.probabilities for p in preds if (p.frame - (WINDOW - 1)) % 4 == 0}
+    assert all(p.probabilities == scored[p.frame - (p.frame - (WINDOW - 1)) % 4] for p in preds)
 
 
 def test_headless_cli_prints_json_lines_and_writes_video(bundle: Path, tmp_path: Path, demo_clips: list) -> None:

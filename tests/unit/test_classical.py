@@ -12,7 +12,16 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from actionrec.labels import LabelMap
-from actionrec.models.classical import build_pipelines, load_skops, predict_proba, save_skops
+from actionrec.models.classical import (
+    APPEARANCE_MODEL,
+    PARAM_SECTIONS,
+    build_appearance_pipeline,
+    build_pipelines,
+    build_pooled_pipelines,
+    load_skops,
+    predict_proba,
+    save_skops,
+)
 from actionrec.params import ClassicalParams
 
 SMALL = ClassicalParams(
@@ -48,6 +57,17 @@ def test_build_pipelines_from_params() -> None:
     assert ridge.alpha == 2.5
     assert (rf.n_estimators, rf.max_depth, rf.min_samples_leaf, rf.random_state) == (12, 4, 3, 123)
     assert (gb.n_estimators, gb.learning_rate, gb.max_depth, gb.subsample, gb.random_state) == (8, 0.2, 2, 0.7, 123)
+
+
+def test_pooled_and_appearance_forests_have_their_own_params() -> None:
+    params = SMALL.model_copy(update={"pooled_rf": {"n_estimators": 7}, "appearance": {"n_estimators": 9}})
+    params = type(SMALL).model_validate(params.model_dump())
+    pooled = build_pooled_pipelines(params, seed=1, window=4)
+    assert pooled["pooled-rf"].steps[-1][1].n_estimators == 7
+    assert pooled["pooled-lr"].steps[-1][1].C == SMALL.lr.C
+    assert build_appearance_pipeline(params, seed=1).steps[-1][1].n_estimators == 9
+    for name in [*pooled, APPEARANCE_MODEL]:
+        assert hasattr(params, PARAM_SECTIONS[name]), name  # where train_classical logs its params from
 
 
 def test_build_pipelines_returns_fresh_estimators() -> None:
