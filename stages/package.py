@@ -128,7 +128,8 @@ def _candidates(metrics: dict[str, dict[str, float]], metric: str) -> list[Candi
         key = model_key(path, manifest)
         if key in metrics:
             out.append(Candidate(key, manifest["kind"], path, manifest, metrics[key], float(metrics[key][metric])))
-    return sorted(out, key=lambda c: (-c.value, c.key))
+    # ties go to the better per-sample accuracy: each live prediction is one sample
+    return sorted(out, key=lambda c: (-c.value, -c.metrics.get("sample_accuracy", 0.0), c.key))
 
 
 def select(metrics: dict[str, dict[str, float]], p: PackageParams) -> tuple[dict[str, Candidate], str]:

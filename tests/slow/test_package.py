@@ -52,6 +52,12 @@ def _manifest(repo: Path) -> dict:
     return json.loads((repo / "models/package/manifest.json").read_text())
 
 
+def _kinds(repo: Path) -> dict[str, str]:
+    """Leaderboard key -> kind of every model with a manifest (the package's candidates)."""
+    return {model_key(p, m): m["kind"] for p in (repo / "models").glob("*/*.json")
+            if p.parent.name != "package" and "kind" in (m := read_manifest(p))}
+
+
 def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     repo, log = packaged
     assert "[package]" in log and "@champion" in log
@@ -62,14 +68,17 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     metric, gate = params["package"]["min_metric"], params["package"]["quality_gate"]
 
     assert manifest["labels"] == params["data"]["labels"]
+    # every evaluated model with a manifest is a candidate (not the manifest-less fusion entry)
+    kind_of = _kinds(repo)
+    assert "fusion" in metrics and "fusion" not in kind_of
     assert manifest["selection"] == {"metric": metric, "quality_gate": gate,
-                                     "candidates": {k: v[metric] for k, v in metrics.items()}}
+                                     "candidates": {k: v[metric] for k, v in metrics.items() if k in kind_of}}
     # the best model of each kind, by the metric; the live default is the best landmark model
-    kind_of = {model_key(p, m): m["kind"] for p in (repo / "models").glob("*/*.json") if "kind" in (m := read_manifest(p))}
     for kind, rel in manifest["models"].items():
-        own = {k: v[metric] for k, v in metrics.items() if kind_of[k] == kind}
+        own = {k: v[metric] for k, v in metrics.items() if kind_of.get(k) == kind}
         details = manifest["model_details"][kind]
-        assert details["key"] == min(own, key=lambda k: (-own[k], k))  # ties: the first name
+        # ties: the better sample accuracy, then the first name
+        assert details["key"] == min(own, key=lambda k: (-own[k], -metrics[k]["sample_accuracy"], k))
         assert details["metrics"] == metrics[details["key"]]
         model_manifest = json.loads((bundle / rel).read_text())
         assert model_manifest["kind"] == kind
@@ -77,8 +86,9 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
         model_file = bundle / details["model_file"]
         assert model_file.suffix in (".skops", ".pt")  # safe formats only
         assert hashlib.sha256(model_file.read_bytes()).hexdigest() == details["sha256"]
-    assert set(manifest["models"]) == {kind_of[k] for k in metrics}
-    live = {k: manifest["model_details"][k]["metrics"][metric] for k in ("frame", "sequence") if k in manifest["models"]}
+    assert set(manifest["models"]) == {kind_of[k] for k in metrics if k in kind_of}
+    live = {k: (manifest["model_details"][k]["metrics"][metric], manifest["model_details"][k]["metrics"]["sample_accuracy"])
+            for k in ("frame", "sequence") if k in manifest["models"]}
     assert manifest["live"] == {"default_model": max(live, key=live.get), **{
         k: params["package"]["live"][k] for k in ("smoothing", "threshold")}}
     assert manifest["features"] == json.loads((repo / "models/classical/gb.json").read_text())["features"]
@@ -131,7 +141,8 @@ def test_quality_gate_refuses_with_every_candidates_numbers(packaged: tuple[Path
         (repo / "params.yaml").write_text(params)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "quality gate" in proc.stderr
-    for key, m in metrics.items():
+    for key in _kinds(repo):
+        m = metrics[key]
         assert f"{key} " in proc.stderr and f"clip_accuracy={m['clip_accuracy']:.3f}" in proc.stderr, key
     assert tree_digest(repo / "models/package") == before, "a refused package leaves the previous bundle"
 
