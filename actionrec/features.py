@@ -94,7 +94,8 @@ def _body_frame(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _normalise(coords: np.ndarray, rotate: bool) -> np.ndarray:
-    """Body-centre (and optionally level) x, y, z of every frame by its shoulders."""
+    """Centre x, y, z of every frame on its shoulder midpoint, divide by its body scale (and
+    optionally level the shoulders)."""
     out = coords.copy()
     centre, delta, scale = _body_frame(coords)
     out[..., :3] = (coords[..., :3] - centre[:, None, :]) / scale[:, None, None]
@@ -113,13 +114,13 @@ def transform(coords: np.ndarray, spec: FeatureSpec, source: str = "input") -> n
     spec.check_layout(Layout.from_n_landmarks(coords.shape[1]), source)
     coords = coords.astype(np.float32, copy=False)
     detected = [~np.isnan(coords[:, part_slice(p), :3]).all(axis=(1, 2)) for p in spec.parts]
-    blocks = []
+    trajectory = []
     if spec.trajectory:
         centre, _, scale = _body_frame(coords)
-        blocks.append(np.column_stack([centre[:, :2], scale]))
+        trajectory.append(np.column_stack([centre[:, :2], scale]))
     if spec.kind != "none":
         coords = _normalise(coords, rotate=spec.kind == "body_aligned")
     n_chan = len(CHANNELS) if spec.visibility else 3
-    blocks = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts] + blocks
-    feats = np.concatenate([*blocks, np.stack(detected, axis=1)], axis=1).astype(np.float32)
+    parts = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts]
+    feats = np.concatenate([*parts, *trajectory, np.stack(detected, axis=1)], axis=1).astype(np.float32)
     return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)

@@ -29,6 +29,7 @@ TRUSTED_TYPES = [
     "actionrec.models.classical.AppearancePooling",
 ]
 APPEARANCE_MODEL = "appearance-rf"
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # The params.classical section of each model whose name is not its section.
 PARAM_SECTIONS = {"pooled-lr": "lr", "pooled-rf": "pooled_rf", APPEARANCE_MODEL: "appearance"}
 
@@ -180,12 +181,12 @@ def canonical_skops(data: bytes) -> bytes:
     walk(schema)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
-        dst.writestr(zipfile.ZipInfo("schema.json", (1980, 1, 1, 0, 0, 0)), json.dumps(schema, indent=2))
+        dst.writestr(zipfile.ZipInfo("schema.json", _ZIP_EPOCH), json.dumps(schema, indent=2))
         for info in src.infolist():
             if info.filename == "schema.json":
                 continue
             stem, suffix = info.filename.split(".", 1)
-            entry = zipfile.ZipInfo(f"{number(stem)}.{suffix}", (1980, 1, 1, 0, 0, 0))
+            entry = zipfile.ZipInfo(f"{number(stem)}.{suffix}", _ZIP_EPOCH)
             entry.compress_type = info.compress_type
             dst.writestr(entry, src.read(info))
     return out.getvalue()
