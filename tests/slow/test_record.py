@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from actionrec.datasets import read_landmark_csv
+from actionrec.demo.videos import render_clip
 from actionrec.params import load_params
 from actionrec.record import main, record
 from actionrec.schema import CsvFormat, Layout
@@ -22,15 +23,14 @@ from actionrec.video import iter_frames, write_video
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-CLIP = REPO / "data/raw/videos/Nod/v_Nod_g01_c01.avi"
 LABEL = "waving"  # not in params.yaml: the validation labels are extended with it
 
 
 @pytest.fixture(scope="module")
-def clip() -> Path:
-    if not CLIP.is_file():
-        pytest.skip(f"{CLIP} missing: run `make data`")
-    return CLIP
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo clip (a real photo of a person, nodding), rendered as `make data` renders it."""
+    frames = render_clip("Nod", np.random.default_rng(1), 40, (240, 180))
+    return write_video(tmp_path_factory.mktemp("clip") / "v_Nod_g01_c01.avi", frames, 25)
 
 
 @pytest.fixture(scope="module")

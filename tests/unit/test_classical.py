@@ -60,8 +60,8 @@ def test_build_pipelines_from_params() -> None:
 
 
 def test_pooled_and_appearance_forests_have_their_own_params() -> None:
-    params = SMALL.model_copy(update={"pooled_rf": {"n_estimators": 7}, "appearance": {"n_estimators": 9}})
-    params = type(SMALL).model_validate(params.model_dump())
+    params = ClassicalParams.model_validate({**SMALL.model_dump(), "pooled_rf": {"n_estimators": 7},
+                                             "appearance": {"n_estimators": 9}})
     pooled = build_pooled_pipelines(params, seed=1, window=4)
     assert pooled["pooled-rf"].steps[-1][1].n_estimators == 7
     assert pooled["pooled-lr"].steps[-1][1].C == SMALL.lr.C
