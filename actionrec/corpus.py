@@ -76,6 +76,24 @@ def window_samples(
     return seqs, labels, ids
 
 
+def training_inputs(kind: str, rows: pd.DataFrame, by_id: dict[str, Recording], params) -> tuple[np.ndarray, list[str]]:
+    """What a classical model of ``kind`` is fitted on: the ``train`` rows as frame features
+    (at most ``classical.max_train_frames``, a seeded subset), padded windows of
+    ``classical.pooled_window`` frames, or uint8 clips; and their label names."""
+    from actionrec.models.classical import cap_samples, pad_windows
+
+    c = params.classical
+    if kind == "frame":
+        x, names, _ = frame_samples(rows, "train", by_id, params.features)
+        keep = cap_samples(len(x), c.max_train_frames, params.seed)
+        return x[keep], [names[i] for i in keep]
+    if kind == "sequence":
+        seqs, names, _ = window_samples(rows, "train", by_id, params.features, c.pooled_window, c.pooled_stride)
+        return pad_windows(seqs, c.pooled_window), names
+    clips, names, _ = clip_samples(rows, "train")
+    return clips, names
+
+
 def model_inputs(predictor, split: pd.DataFrame, subset: str, by_id: dict[str, Recording]):
     """Inputs, encoded labels and recording ids of ``subset`` in the form ``predictor`` takes."""
     spec = predictor.features

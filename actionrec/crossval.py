@@ -9,7 +9,6 @@ same feature transform, pipelines and clip-level scoring as ``evaluate``, includ
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,50 +21,18 @@ SPLIT = Path("data/processed/split.csv")
 REPORT = Path("reports/crossval")
 
 
-def _pipelines(params: Any) -> dict[str, tuple[str, Any, dict]]:
-    """Model name -> (kind, unfitted pipeline, manifest extras), as train_classical builds them."""
-    from actionrec.models.classical import (
-        APPEARANCE_MODEL,
-        build_appearance_pipeline,
-        build_pipelines,
-        build_pooled_pipelines,
-    )
-
-    c, seed = params.classical, params.seed
-    window = {"window": c.pooled_window, "stride": c.pooled_stride}
-    out = {name: ("frame", pipe, {}) for name, pipe in build_pipelines(c, seed).items()}
-    out |= {name: ("sequence", pipe, window) for name, pipe in build_pooled_pipelines(c, seed, c.pooled_window).items()}
-    out[APPEARANCE_MODEL] = ("clip", build_appearance_pipeline(c, seed), {})
-    return out
-
-
-def _fit_inputs(kind: str, rows: pd.DataFrame, by_id: dict, params: Any) -> tuple[Any, list[str]]:
-    from actionrec.corpus import clip_samples, frame_samples, window_samples
-    from actionrec.models.classical import cap_samples, pad_windows
-
-    if kind == "frame":
-        x, names, _ = frame_samples(rows, "train", by_id, params.features)
-        keep = cap_samples(len(x), params.classical.max_train_frames, params.seed)
-        return x[keep], [names[i] for i in keep]
-    if kind == "sequence":
-        c = params.classical
-        seqs, names, _ = window_samples(rows, "train", by_id, params.features, c.pooled_window, c.pooled_stride)
-        return pad_windows(seqs, c.pooled_window), names
-    clips, names, _ = clip_samples(rows, "train")
-    return clips, names
-
-
 def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[str, Any]:
     """Per model: pooled clip accuracy / macro-F1 over all folds and the accuracy of each fold."""
     from sklearn.base import clone
 
-    from actionrec.corpus import load_recordings, model_inputs
+    from actionrec.corpus import load_recordings, model_inputs, training_inputs
     from actionrec.evaluation import evaluate_predictions, fuse
     from actionrec.labels import LabelMap
+    from actionrec.models.classical import classical_models
     from actionrec.predictors import Predictor
 
     labels = LabelMap(params.data.labels)
-    known = _pipelines(params)
+    known = classical_models(params.classical, params.seed)
     unknown = sorted(set(models) - set(known))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(known)}")
@@ -73,26 +40,28 @@ def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[
     groups = sorted(split["group"].unique())
     if len(groups) < 2:
         raise ValueError(f"{SPLIT}: cross-validation needs two or more groups, found {groups}")
+    manifest = {"features": params.features.model_dump(mode="json"), "window": params.classical.pooled_window,
+                "stride": params.classical.pooled_stride}
     probs: dict[str, dict[str, np.ndarray]] = {m: {} for m in models}
     truth: dict[str, int] = {}
     per_fold: dict[str, dict[str, float]] = {m: {} for m in models}
     for group in groups:
         fold = split.assign(subset=np.where(split["group"] == group, "test", "train"))
-        for name in models:
-            kind, pipe, extra = known[name]
-            x, names = _fit_inputs(kind, fold, by_id, params)
-            if not len(names):
+        for kind in dict.fromkeys(known[m][0] for m in models):  # each kind's inputs once per fold
+            x, names = training_inputs(kind, fold, by_id, params)
+            if not names:
                 continue
-            model = clone(pipe).fit(x, labels.encode(names, str(SPLIT)))
-            manifest = {"model_file": f"{name}.skops", "features": params.features.model_dump(mode="json"), **extra}
-            pred = Predictor(name, kind, labels, manifest, model)  # type: ignore[arg-type]
-            inputs, y, ids = model_inputs(pred, fold, "test", by_id)
-            if len(y) == 0:
-                continue
-            result = evaluate_predictions(pred.predict_proba(inputs), y, ids, labels)
-            probs[name].update(result["clip_proba"])
-            truth.update(result["clip_y"])
-            per_fold[name][group] = result["clip"]["accuracy"]
+            y_fit = labels.encode(names, str(SPLIT))
+            for name in (m for m in models if known[m][0] == kind):
+                model = clone(known[name][1]).fit(x, y_fit)
+                pred = Predictor(name, kind, labels, {**manifest, "model_file": f"{name}.skops"}, model)  # type: ignore[arg-type]
+                inputs, y, ids = model_inputs(pred, fold, "test", by_id)
+                if len(y) == 0:
+                    continue
+                result = evaluate_predictions(pred.predict_proba(inputs), y, ids, labels)
+                probs[name].update(result["clip_proba"])
+                truth.update(result["clip_y"])
+                per_fold[name][group] = result["clip"]["accuracy"]
         print(f"fold {group}: " + ", ".join(f"{m} {a[group]:.3f}" for m, a in per_fold.items() if group in a),
               file=sys.stderr, flush=True)
     pooled = {}

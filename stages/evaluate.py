@@ -58,10 +58,15 @@ def main(params: Params) -> str:
     by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
     tracking.setup(params.mlflow.experiment)
-    metrics, rows, results = {}, [], {}
+    metrics, rows, results, cached = {}, [], {}, {}
     for manifest in _manifests():
         pred = load_predictor(manifest)
-        inputs, y, clip_ids = model_inputs(pred, split, "test", by_id)
+        # models that take the same inputs (kind, features, window) share one read/transform
+        same = json.dumps([pred.kind, pred.manifest.get("features"), pred.manifest.get("window"),
+                           pred.manifest.get("stride")], sort_keys=True)
+        if same not in cached:
+            cached[same] = model_inputs(pred, split, "test", by_id)
+        inputs, y, clip_ids = cached[same]
         if len(y) == 0:
             continue
         key = model_key(manifest, pred.manifest)

@@ -14,20 +14,9 @@ from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
 from actionrec import tracking
-from actionrec.corpus import clip_samples, frame_samples, load_recordings, window_samples
+from actionrec.corpus import load_recordings, training_inputs
 from actionrec.labels import LabelMap
-from actionrec.models.classical import (
-    APPEARANCE_MODEL,
-    PARAM_SECTIONS,
-    TRUSTED_TYPES,
-    build_appearance_pipeline,
-    build_pipelines,
-    build_pooled_pipelines,
-    cap_samples,
-    pad_windows,
-    predict_proba,
-    save_skops,
-)
+from actionrec.models.classical import PARAM_SECTIONS, TRUSTED_TYPES, classical_models, predict_proba, save_skops
 from actionrec.params import Params
 from actionrec.stage import run_stage, write_json
 
@@ -52,22 +41,19 @@ def _train_sets(params: Params, split: pd.DataFrame) -> list[TrainSet]:
     recordings = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     fit_rows = split[split["subset"].isin(["train", "val"])].assign(subset="train")
     labels = LabelMap(params.data.labels)
-    x, names, _ = frame_samples(fit_rows, "train", recordings, params.features)
-    y = labels.encode(names, str(SPLIT))
-    keep = cap_samples(len(x), params.classical.max_train_frames, params.seed)
-    x, y = x[keep], y[keep]
-    window, stride = params.classical.pooled_window, params.classical.pooled_stride
-    seqs, names, _ = window_samples(fit_rows, "train", recordings, params.features, window, stride)
-    sets = [
-        TrainSet("train_frames", x, y, "frame", build_pipelines(params.classical, params.seed), {}),
-        TrainSet("train_windows", pad_windows(seqs, window), labels.encode(names, str(SPLIT)), "sequence",
-                 build_pooled_pipelines(params.classical, params.seed, window), {"window": window, "stride": stride}),
-    ]
-    clips, names, _ = clip_samples(fit_rows, "train")
-    if len(names):
-        pipe = build_appearance_pipeline(params.classical, params.seed)
-        sets.append(TrainSet("train_clips", clips, labels.encode(names, str(SPLIT)), "clip", {APPEARANCE_MODEL: pipe},
-                             {"n_frames": int(clips.shape[1]), "size": int(clips.shape[2])}))
+    models = classical_models(params.classical, params.seed)
+    sets = []
+    for kind, name in (("frame", "train_frames"), ("sequence", "train_windows"), ("clip", "train_clips")):
+        x, names = training_inputs(kind, fit_rows, recordings, params)
+        if kind == "clip" and not names:  # no videos: no appearance model
+            continue
+        extra = {}  # what serving the model needs beyond its features
+        if kind == "sequence":
+            extra = {"window": params.classical.pooled_window, "stride": params.classical.pooled_stride}
+        elif kind == "clip":
+            extra = {"n_frames": int(x.shape[1]), "size": int(x.shape[2])}
+        pipes = {n: pipe for n, (k, pipe) in models.items() if k == kind}
+        sets.append(TrainSet(name, x, labels.encode(names, str(SPLIT)), kind, pipes, extra))
     return sets
 
 

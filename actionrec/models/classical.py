@@ -114,6 +114,14 @@ def build_pooled_pipelines(params: ClassicalParams, seed: int, window: int) -> d
     }
 
 
+def classical_models(params: ClassicalParams, seed: int) -> dict[str, tuple[str, Pipeline]]:
+    """Every classical model train_classical fits: name -> (input kind, unfitted pipeline)."""
+    models = {name: ("frame", pipe) for name, pipe in build_pipelines(params, seed).items()}
+    models |= {name: ("sequence", pipe) for name, pipe in build_pooled_pipelines(params, seed, params.pooled_window).items()}
+    models[APPEARANCE_MODEL] = ("clip", build_appearance_pipeline(params, seed))
+    return models
+
+
 def build_appearance_pipeline(params: ClassicalParams, seed: int) -> Pipeline:
     """AppearancePooling + a random forest of ``classical.appearance`` (``APPEARANCE_MODEL``)."""
     return make_pipeline(AppearancePooling(), _forest(params.appearance, seed))
