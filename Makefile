@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo data repro test test-fast realdata-full lock clean browser postgres retrain
+.PHONY: setup demo data repro test test-fast realdata-full realdata-reports screenshots docs lock clean browser postgres retrain
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,13 +51,19 @@ test: setup browser postgres  ## run every test tier (unit, slow, pipeline, real
 test-fast: setup  ## unit tests only
 	$(PY) -m pytest -q -m "not slow and not pipeline and not realdata"
 
-realdata-full: setup  ## the real-data tier in the README's full configuration (needs ../shared/data; ~15 min)
-	ACTIONREC_REALDATA=full $(PY) -m pytest -q -m realdata tests/realdata
+realdata-full: setup  ## the real-data tier in the README's full configuration, kept in reports/realdata/*_full (needs ../shared/data; ~15 min)
+	ACTIONREC_REALDATA=full ACTIONREC_REALDATA_RESULTS=$(CURDIR)/reports/realdata $(PY) -m pytest -q -m realdata tests/realdata
+
+realdata-reports: setup  ## the real-data tier in its CI configuration, kept in reports/realdata/ (needs ../shared/data)
+	ACTIONREC_REALDATA_RESULTS=$(CURDIR)/reports/realdata $(PY) -m pytest -q -m realdata tests/realdata
+
+screenshots: setup browser  ## the browser tier, saving the README's screenshots in reports/screenshots/
+	ACTIONREC_SCREENSHOT_DIR=$(CURDIR)/reports/screenshots $(PY) -m pytest -q -m browser tests/browser
 
 lock:  ## re-resolve requirements/base.in into requirements/lock.txt
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
 	.lockvenv/bin/pip install -q -r requirements/base.in
 	.lockvenv/bin/pip freeze > requirements/lock.txt && rm -rf .lockvenv
 
-clean:  ## remove pipeline outputs (not the raw data)
-	rm -rf data/interim data/processed models reports mlflow.db
+clean:  ## remove the untracked pipeline outputs and the MLflow store (not the raw data, nothing git tracks)
+	git clean -fdXq -- data/interim data/processed models reports dvc_plots mlflow.db mlruns

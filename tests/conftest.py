@@ -1,9 +1,12 @@
-"""Shared test set-up: offline environment, repository paths and small landmark CSV writers."""
+"""Shared test set-up: offline environment, repository paths, small landmark CSV writers, and the
+check that the tests leave the working tree as they found it."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
-from collections.abc import Callable, Sequence
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,69 @@ for _key, _value in {
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+# Written by Python and pytest themselves, not by the code under test.
+_TOOL_NOISE = ("__pycache__", ".pytest_cache", ".egg-info")
+
+
+def worktree_state(root: Path) -> dict[str, str]:
+    """What ``git status`` shows of ``root``: each changed or untracked path with a digest of its
+    bytes (``deleted`` when gone), and each ignored file or folder git lists (a file by size and
+    mtime, a folder by its presence)."""
+    def status(*args: str) -> list[str]:
+        out = subprocess.run(["git", "status", "--porcelain=v1", "-z", *args], cwd=root,
+                             capture_output=True, text=True, check=True).stdout
+        return out.split("\0")
+
+    state: dict[str, str] = {}
+    fields = iter(status("--untracked-files=all"))
+    for entry in fields:
+        if not entry:
+            continue
+        code, rel = entry[:2], entry[3:]
+        if code[0] in "RC":
+            next(fields)  # the rename's source path
+        path = root / rel
+        state[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "deleted"
+    for entry in status("--ignored=traditional", "--untracked-files=normal"):
+        if entry.startswith("!! ") and not any(n in entry for n in _TOOL_NOISE):
+            rel = entry[3:]
+            path = root / rel
+            state[rel] = "folder" if path.is_dir() else f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+    return state
+
+
+_WORKTREE_AT_START: dict[str, str] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Note the working tree before any test runs (a developer's own edits are not the tests')."""
+    _WORKTREE_AT_START.update(worktree_state(REPO))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` run after every other test of the session."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+@pytest.fixture(scope="session")
+def worktree_at_start() -> dict[str, str]:
+    """:func:`worktree_state` of the repository when the test session started."""
+    return dict(_WORKTREE_AT_START)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _extraction_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Per-clip extraction results go to one cache of this session (shared by its pipeline copies),
+    never to the checkout's ``.cache/actionrec`` (unless ``ACTIONREC_CACHE_DIR`` names one)."""
+    if "ACTIONREC_CACHE_DIR" in os.environ:
+        yield
+        return
+    os.environ["ACTIONREC_CACHE_DIR"] = str(tmp_path_factory.mktemp("extraction-cache"))
+    try:
+        yield
+    finally:
+        os.environ.pop("ACTIONREC_CACHE_DIR", None)
 
 
 @pytest.fixture(scope="session")
@@ -110,15 +176,12 @@ def random_landmarks() -> Callable[..., np.ndarray]:
 
 @pytest.fixture(scope="session")
 def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository root with the demo data, the split, evaluated models and their MLflow runs:
-    this checkout once `make demo` has run here, else a fresh copy running `dvc repro evaluate`."""
+    """A fresh copy of the repository with the demo data, the split, evaluated models and their
+    MLflow runs (``dvc repro evaluate``); never this checkout's own trained state."""
     import sys
 
     from tests.pipeline.conftest import copy_repo, run
 
-    needed = ("models/classical", "models/lstm", "models/convlstm", "data/processed/split.csv", "mlflow.db")
-    if all((REPO / rel).exists() for rel in needed):
-        return REPO
     root = copy_repo(tmp_path_factory.mktemp("trained"))
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
     run([sys.executable, "-m", "actionrec", "demo-data"], root)

@@ -1,6 +1,7 @@
 """The MLflow UI on a store the pipeline produced: `mlflow server` on 127.0.0.1 (its own process
 group, stopped as a group), headless Chromium on the runs page of the pipeline's experiment; the
-runs are listed with their metrics. Screenshot: reports/screenshots/mlflow_runs.png."""
+runs are listed with their metrics. Screenshot: mlflow_runs.png in the screenshot folder
+(reports/screenshots/ with `make screenshots`)."""
 from __future__ import annotations
 
 import os
@@ -17,10 +18,8 @@ import pytest
 import requests
 
 from tests.pipeline import shared_runs
-from tests.pipeline.conftest import REPO
 from tests.pipeline.shared_runs import PipelineRun
 
-SCREENSHOT = REPO / "reports/screenshots/mlflow_runs.png"
 METRICS = ("test_clip_accuracy", "test_clip_macro_f1", "train_accuracy", "best_val_acc")
 BROWSER = shared_runs.have_chromium()
 
@@ -110,7 +109,8 @@ def _click(browser: webdriver.Chrome, element: object) -> None:
     element.click()
 
 
-def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, server: str, browser: webdriver.Chrome) -> None:
+def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, server: str, browser: webdriver.Chrome,
+                                                        screenshot_dir: Path) -> None:
     client = mlflow.MlflowClient(tracking_uri=run_a.store)
     exp = client.get_experiment_by_name("actionrec")
     runs = client.search_runs([exp.experiment_id])
@@ -138,6 +138,6 @@ def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, serv
     for name in ("classical-rf", "lstm"):
         value = next(r for r in runs if r.info.run_name == name).data.metrics["test_clip_accuracy"]
         assert str(value)[:5] in text, (name, value, text[-2000:])
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+    screenshot = screenshot_dir / "mlflow_runs.png"
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000

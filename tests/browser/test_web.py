@@ -2,7 +2,8 @@
 Chromium (Debian's chromium + chromium-driver, `make browser`) driven by Selenium.
 
 The bundle is built into a temporary folder by the package stage's own code from the trained
-models (the repository's when `dvc repro` has run here, else a copy's after `dvc repro evaluate`).
+models of the ``trained_demo`` copy. Screenshot: web_result.png in the screenshot folder
+(reports/screenshots/ with `make screenshots`).
 """
 from __future__ import annotations
 
@@ -22,11 +23,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.pipeline.conftest import REPO, copy_repo, run
+from tests.pipeline.conftest import REPO
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-SCREENSHOT = REPO / "reports/screenshots/web_result.png"
-MODEL_DIRS = ("classical", "lstm", "convlstm")
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,20 +42,10 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 # ---------------------------------------------------------------- bundle, server, browser
 
 
-def _trained_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if all((REPO / "models" / d).is_dir() for d in MODEL_DIRS) and (REPO / "reports/metrics.json").is_file():
-        return REPO
-    repo = copy_repo(tmp_path_factory.mktemp("repo"))
-    run([sys.executable, "-m", "actionrec", "demo-data"], repo)
-    run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo)
-    run(["dvc", "repro", "evaluate"], repo, env={"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"})
-    return repo
-
-
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository with trained, evaluated models and demo videos."""
-    return _trained_root(tmp_path_factory)
+def root(trained_demo: Path) -> Path:
+    """A copy of the repository with trained, evaluated models and demo videos."""
+    return trained_demo
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +210,7 @@ def _no_temp_files(server: Server) -> None:
 
 
 def test_upload_shows_label_probabilities_and_timeline(browser: object, server: Server, bundle: Path,
-                                                      mixed_clip: Path) -> None:
+                                                      mixed_clip: Path, screenshot_dir: Path) -> None:
     labels = json.loads((bundle / "manifest.json").read_text())["labels"]
     start = time.perf_counter()
     assert _submit(browser, server, path=mixed_clip) == "result"
@@ -240,7 +229,7 @@ def test_upload_shows_label_probabilities_and_timeline(browser: object, server: 
     segments = browser.find_elements(By.CSS_SELECTOR, "#segments tr")[1:]
     assert len(segments) >= 2, "three actions back to back: the timeline must change label"
     assert mixed_clip.name in browser.find_element(By.ID, "result").text
-    _full_page_png(browser, SCREENSHOT)
+    _full_page_png(browser, screenshot_dir / "web_result.png")
     print(f"~5 s upload ({mixed_clip.name}) answered in {seconds:.1f} s (page load to result)")
     _no_temp_files(server)
 

@@ -1,12 +1,15 @@
-"""Real public data from ../shared/data; every test here skips where it is absent."""
+"""Real public data from ../shared/data; every test here skips where it is absent.
+
+Leaderboards and metrics of the runs go to a temporary folder, or to ``$ACTIONREC_REALDATA_RESULTS``
+(set by ``make realdata-reports`` and ``make realdata-full``, which refresh reports/realdata/)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-RESULTS = Path(__file__).resolve().parents[2] / "reports" / "realdata"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -14,3 +17,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "realdata" in item.keywords and not SHARED_DATA.is_dir():
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the real-data leaderboards are kept in."""
+    if env := os.environ.get("ACTIONREC_REALDATA_RESULTS"):
+        folder = Path(env).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("realdata-results")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params
-from tests.realdata.conftest import RESULTS, SHARED_DATA
+from tests.realdata.conftest import SHARED_DATA
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.pipeline]
 COORDS = SHARED_DATA / "mediapipe_coords"
@@ -20,14 +20,13 @@ def _repro(repo: Path) -> dict:
     return json.loads((repo / "reports/metrics.json").read_text())
 
 
-def _save(name: str, repo: Path, metrics: dict) -> None:
-    """Keep the leaderboard and metrics of a real-data run under reports/realdata/."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(repo / "reports/leaderboard.md", RESULTS / f"{name}.md")
-    (RESULTS / f"{name}.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+def _save(results: Path, name: str, repo: Path, metrics: dict) -> None:
+    """Keep the leaderboard and metrics of a real-data run in the ``results`` folder."""
+    shutil.copy2(repo / "reports/leaderboard.md", results / f"{name}.md")
+    (results / f"{name}.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
-def test_fencing_pose_csv_temporal_split_vs_leaky_random_split(tmp_path: Path) -> None:
+def test_fencing_pose_csv_temporal_split_vs_leaky_random_split(tmp_path: Path, results: Path) -> None:
     """Pose-only coords.csv: one run per class -> temporal split; a random frame split inflates."""
     repo = copy_repo(tmp_path)
     replace_raw_data(repo, {"fencing.csv": COORDS / "liulawrence45_fencing_pose/coords.csv"})
@@ -36,16 +35,16 @@ def test_fencing_pose_csv_temporal_split_vs_leaky_random_split(tmp_path: Path) -
     split = json.loads((repo / "reports/split.json").read_text())
     assert split["temporal_classes"] == ["En Garde", "Lunge"]
     assert "convlstm" not in honest and {"classical-lr", "classical-gb", "lstm"} <= set(honest)
-    _save("fencing", repo, honest)
+    _save(results, "fencing", repo, honest)
     set_params(repo, {"split.strategy": "random_frames"})
     leaky = _repro(repo)
     best_honest = max(m["sample_accuracy"] for k, m in honest.items() if k.startswith("classical"))
     best_leaky = max(m["sample_accuracy"] for k, m in leaky.items() if k.startswith("classical"))
     assert best_leaky >= best_honest and best_leaky > 0.95
-    _save("fencing_random_frames_leaky", repo, leaky)
+    _save(results, "fencing_random_frames_leaky", repo, leaky)
 
 
-def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path) -> None:
+def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path, results: Path) -> None:
     """Pose+face coords.csv whose hand-gesture rows are malformed: reported, excluded, trained."""
     repo = copy_repo(tmp_path)
     replace_raw_data(repo, {"ebigdon.csv": COORDS / "ebigdon_hci_project/coords.csv"})
@@ -58,4 +57,4 @@ def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path) -> None:
     detail = next((repo / "reports/validation").glob("*ebigdon*.json"))
     assert len(json.loads(detail.read_text())["rejected_rows"]) == 36
     assert {"classical-lr", "classical-rf"} <= set(metrics)
-    _save("ebigdon", repo, metrics)
+    _save(results, "ebigdon", repo, metrics)

@@ -2,7 +2,8 @@
 
 CI runs a lighter configuration (24 frames per clip, fewer ConvLSTM epochs);
 ``ACTIONREC_REALDATA=full`` runs the README's full configuration instead. Leaderboards are kept
-under reports/realdata/ (``<dataset>_ci`` / ``<dataset>_full``).
+in the ``results`` folder (``<dataset>_ci`` / ``<dataset>_full``; reports/realdata/ with
+``make realdata-reports`` / ``make realdata-full``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params
-from tests.realdata.conftest import RESULTS, SHARED_DATA
+from tests.realdata.conftest import SHARED_DATA
 from tests.realdata.test_coords_pipeline import _save
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.pipeline]
@@ -53,7 +54,7 @@ def _assert_no_group_leak(split: pd.DataFrame) -> None:
     assert not test & fit, f"groups on both sides: {sorted(test & fit)}"
 
 
-def test_ucf101_official_split(tmp_path: Path) -> None:
+def test_ucf101_official_split(tmp_path: Path, results: Path) -> None:
     repo = copy_repo(tmp_path)
     replace_raw_data(repo)
     set_params(repo, {"data.labels": UCF_CLASSES, **PARAMS})
@@ -66,10 +67,10 @@ def test_ucf101_official_split(tmp_path: Path) -> None:
     _assert_no_group_leak(split)
     assert {"classical-lr", "lstm", "convlstm"} <= set(metrics)
     assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.125
-    _save(f"ucf101_{SUFFIX}", repo, metrics)
+    _save(results, f"ucf101_{SUFFIX}", repo, metrics)
 
 
-def test_weizmann_split_by_actor(tmp_path: Path) -> None:
+def test_weizmann_split_by_actor(tmp_path: Path, results: Path) -> None:
     repo = copy_repo(tmp_path)
     replace_raw_data(repo, videos=SHARED_DATA / "weizmann")
     labels = sorted(p.name for p in (SHARED_DATA / "weizmann").iterdir())
@@ -79,9 +80,9 @@ def test_weizmann_split_by_actor(tmp_path: Path) -> None:
     assert set(split["group"]) <= {"daria", "denis", "eli", "ido", "ira", "lena", "lyova", "moshe", "shahar"}
     _assert_no_group_leak(split)
     assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.1
-    _save(f"weizmann_{SUFFIX}", repo, metrics)
+    _save(results, f"weizmann_{SUFFIX}", repo, metrics)
     # the protocol of published Weizmann figures: leave-one-actor-out over all 9 actors
-    run([sys.executable, "-m", "actionrec", "crossval", "--out", str(RESULTS / f"weizmann_{SUFFIX}_loao")], repo)
-    loao = json.loads((RESULTS / f"weizmann_{SUFFIX}_loao/crossval.json").read_text())
+    run([sys.executable, "-m", "actionrec", "crossval", "--out", str(results / f"weizmann_{SUFFIX}_loao")], repo)
+    loao = json.loads((results / f"weizmann_{SUFFIX}_loao/crossval.json").read_text())
     assert len(loao["groups"]) == 9 and loao["models"]["pooled-rf"]["n_clips"] == len(set(split["session_id"]))
     assert max(m["clip_accuracy"] for m in loao["models"].values()) > 0.5
