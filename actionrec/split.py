@@ -5,13 +5,17 @@ subset. Methods, in order of preference:
 
 * ``official``: the UCF101 split lists (train/test) when present for a clip;
 * ``group``: whole recordings, grouped by subject (UCF101 ``gNN``, Weizmann actor,
-  ``subject_id``) or by session, stratified by class; no group is on both sides;
+  ``subject_id``) or by session; no group is on both sides. Each group's subset follows from a
+  seeded hash of its id (:func:`group_draw`), so adding recordings never moves the old ones
+  (``dvc metrics diff`` then compares like with like), stratified where possible (every class
+  with two groups or more gets a test and a train group);
 * ``temporal``: for a class with fewer than two groups, each recording is cut in time
   (train first, then val, then test) with ``purge_frames`` dropped at each cut;
 * ``random_frames``: the leaky frame-level split, only as an explicit opt-in (warns).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
 from collections.abc import Sequence
@@ -19,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from actionrec.datasets import DataError
 from actionrec.params import SplitParams
@@ -48,15 +51,33 @@ def _row(rec: Recording, subset: str, start: int, stop: int, method: str) -> dic
     }
 
 
-def _group_fold(recs: Sequence[Recording], fraction: float, seed: int) -> set[str]:
-    """Groups of one stratified group fold holding about ``fraction`` of the recordings."""
-    groups = np.array([r.group for r in recs])
-    labels = np.array([r.label for r in recs])
-    largest_class = int(np.unique(labels, return_counts=True)[1].max())
-    n_splits = min(max(2, round(1 / fraction)), len(set(groups)), max(2, largest_class))
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    _, held = next(cv.split(np.zeros(len(recs)), labels, groups))
-    return set(groups[held])
+def group_draw(group: str, seed: int, purpose: str) -> float:
+    """A uniform number in [0, 1) fixed by the group id, the seed and ``purpose`` ("test"/"val"):
+    a group's subset never depends on which other groups exist."""
+    digest = hashlib.sha256(f"{seed}:{purpose}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _held_groups(recs: Sequence[Recording], fraction: float, seed: int, purpose: str) -> set[str]:
+    """Groups held out for ``purpose``: those whose :func:`group_draw` is below ``fraction``.
+
+    Stratified where the draws alone miss: a class with no held-out group lends its group with the
+    lowest draw, and a class with every group held out keeps its group with the highest draw. Only
+    then can a new group move an old one (the lender or keeper of its class changes)."""
+    classes: dict[str, set[str]] = {}
+    for r in recs:
+        classes.setdefault(r.label, set()).add(r.group)
+    draw = {g: group_draw(g, seed, purpose) for gs in classes.values() for g in gs}
+    held = {g for g, u in draw.items() if u < fraction}
+    for label in sorted(classes):
+        groups = sorted(classes[label], key=lambda g: (draw[g], g))
+        if len(groups) >= 2 and not held & set(groups):
+            held.add(groups[0])
+    for label in sorted(classes):
+        groups = sorted(classes[label], key=lambda g: (draw[g], g))
+        if len(groups) >= 2 and set(groups) <= held:
+            held.discard(groups[-1])
+    return held
 
 
 def _temporal_rows(rec: Recording, params: SplitParams, with_val: bool) -> list[dict]:
@@ -113,7 +134,7 @@ def _val_rows(train: list[Recording], params: SplitParams, seed: int, method: st
     for r in train:
         per_class.setdefault(r.label, set()).add(r.group)
     if len({r.group for r in train}) >= 3 and min(map(len, per_class.values())) >= 2:
-        val_groups = _group_fold(train, params.val_size, seed + 1)
+        val_groups = _held_groups(train, params.val_size, seed, "val")
         rows = _whole(train, set(), val_groups)
     else:
         rows = []
@@ -156,7 +177,7 @@ def make_split(
     grouped = [r for r in rest if len(by_class[r.label]) >= 2]
     temporal = [r for r in rest if len(by_class[r.label]) < 2]
     if grouped:
-        test_groups = _group_fold(grouped, params.test_size, seed)
+        test_groups = _held_groups(grouped, params.test_size, seed, "test")
         rows += [row for row in _whole(grouped, test_groups, set()) if row["subset"] == "test"]
         train = [r for r in grouped if r.group not in test_groups]
         rows += _val_rows(train, params, seed, "group")

@@ -17,6 +17,7 @@ from actionrec.split import (
     COLUMNS,
     LeakySplitWarning,
     check_no_leak,
+    group_draw,
     make_split,
     read_official_split,
     split_summary,
@@ -115,10 +116,48 @@ def test_different_seeds_can_differ() -> None:
 
 
 def test_test_share_roughly_as_asked() -> None:
-    recs = subject_corpus(n_subjects=10, sessions=1)
+    """Each group is drawn on its own (a seeded hash): the share is as asked over many groups."""
+    recs = subject_corpus(n_subjects=200, sessions=1)
     split = make_split(recs, PARAMS, seed=0)
-    share = split.query("subset == 'test'")["group"].nunique() / 10
-    assert 0.2 <= share <= 0.4
+    share = split.query("subset == 'test'")["group"].nunique() / 200
+    assert 0.24 <= share <= 0.36
+
+
+def _subsets(split: pd.DataFrame) -> dict[tuple[str, int], str]:
+    return {(r.session_id, r.start): r.subset for r in split.itertuples()}
+
+
+@pytest.mark.parametrize("new_subject", ["s-new", "s3"])
+def test_adding_a_recording_keeps_every_old_subset(new_subject: str) -> None:
+    """A new session (of a new subject, or of one already in the data) lands somewhere; every
+    recording that was there keeps its subset, so metrics before and after compare like with like."""
+    recs = subject_corpus(n_subjects=8)
+    before = _subsets(make_split(recs, PARAMS, seed=42))
+    after = _subsets(make_split([*recs, make_rec("added", "Nod", subject=new_subject, seed=999)], PARAMS, seed=42))
+    assert {k: after[k] for k in before} == before
+    assert ("added", 0) in after
+    if new_subject == "s3":  # the subject's other recordings decide where it goes: no leak
+        assert after[("added", 0)] == before[("s3-nod-0", 0)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_adding_sessions_moves_only_a_class_s_lent_test_group(seed: int) -> None:
+    """Sessions as groups (no subjects), rounds of new data. A recording moves only when its class
+    had no group drawn into test (or val) and lent its lowest-drawn one, and a new group now takes
+    that place (stratification); every other old recording keeps its subset."""
+    recs = [make_rec(f"{c}-{k}", c, seed=k) for c in CLASSES for k in range(6)]
+    split = make_split(recs, PARAMS, seed=seed)
+    for round_ in range(3):
+        recs = recs + [make_rec(f"{c}-new{round_}", c, seed=50 + round_) for c in CLASSES]
+        grown = make_split(recs, PARAMS, seed=seed)
+        old, new = _subsets(split), _subsets(grown)
+        moved = {sid for (sid, _), subset in old.items() if new[(sid, 0)] != subset}
+        lent = ({g for g in split.loc[split["subset"] == "test", "group"] if group_draw(g, seed, "test") >= PARAMS.test_size}
+                | {g for g in split.loc[split["subset"] == "val", "group"] if group_draw(g, seed, "val") >= PARAMS.val_size})
+        assert moved <= lent, f"round {round_}: {sorted(moved - lent)} moved"
+        for label in CLASSES:  # every class is still trained on and tested
+            assert {"train", "test"} <= set(grown.loc[grown["label"] == label, "subset"])
+        split = grown
 
 
 # --------------------------------------------------------------------------- temporal fallback
