@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_MODELS = ("lr", "rf", "pooled-lr", "pooled-rf", "appearance-rf")
 SPLIT = Path("data/processed/split.csv")
@@ -23,6 +23,7 @@ REPORT = Path("reports/crossval")
 
 def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[str, Any]:
     """Per model: pooled clip accuracy / macro-F1 over all folds and the accuracy of each fold."""
+    import numpy as np
     from sklearn.base import clone
 
     from actionrec.corpus import load_recordings, model_inputs, training_inputs
@@ -84,6 +85,8 @@ def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[
 
 
 def report_markdown(result: dict[str, Any]) -> str:
+    import numpy as np
+
     rows = sorted(result["models"].items(), key=lambda kv: -kv[1]["clip_accuracy"])
     lines = [
         f"# Leave-one-group-out cross-validation ({len(result['groups'])} folds)\n",
@@ -99,6 +102,11 @@ def report_markdown(result: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from actionrec import kernels
+
+    kernels.pin()  # the stages' kernels and threads (before numpy loads): the same fits as train_classical
+    import pandas as pd
+
     from actionrec.params import ParamsError, load_params
     from actionrec.stage import write_json, write_text
 

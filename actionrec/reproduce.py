@@ -17,8 +17,12 @@ What a run records (:func:`actionrec.tracking.lineage_tags`) is enough to rebuil
 4. The reproduction logs to a throw-away MLflow store in the temporary directory (the user's
    runs are left alone); its runs carry ``reproduction.of=<run id>``.
 5. Recorded and reproduced metrics are printed side by side (timings left out). Exit 0 only when
-   the inputs and every metric agree: exactly on the CPU, within ``reproduce.tolerance``
-   (params.yaml) when the run trained on a GPU.
+   the inputs and every metric agree: exactly when both runs trained on the CPU with the same
+   kernel fingerprint (``kernels.*`` tags: the stages pin AVX2 kernels and thread counts, see
+   ``actionrec.kernels``, so any x86-64 machine with AVX2 qualifies), else within
+   ``reproduce.tolerance`` (params.yaml): a GPU, native kernels of another CPU, other library
+   versions. Which comparison applied, and why, is printed per run. A run trained with
+   ``ACTIONREC_NATIVE_KERNELS=1`` is reproduced with it too.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from actionrec import kernels
 
 EVALUATE_STAGE = "evaluate"  # logs test_* metrics into the runs of the training stages
 TIMING_METRICS = {"fit_seconds", "seconds", "samples_per_s"}  # wall-clock: never reproducible
@@ -52,6 +58,7 @@ class Outcome:
     input_diffs: list[str] = field(default_factory=list)
     rows: list[tuple[str, str, float | None, float | None, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    comparisons: list[str] = field(default_factory=list)  # per run: exact or within tolerance, and why
 
 
 # --------------------------------------------------------------------------- helpers
@@ -322,8 +329,10 @@ def reproduce(
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false",
     }
-    for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_ROOT", "DVC_STAGE"):
+    for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_ROOT", "DVC_STAGE", kernels.NATIVE_SWITCH):
         env.pop(var, None)
+    if tags.get("kernels.pinned") == "false":  # trained with the speed switch: reproduce likewise
+        env[kernels.NATIVE_SWITCH] = "1"
     if "ACTIONREC_CACHE_DIR" not in env and (repo / ".cache" / "actionrec").is_dir():
         env["ACTIONREC_CACHE_DIR"] = str(repo / ".cache" / "actionrec")  # content-addressed: safe to share
     try:
@@ -355,7 +364,8 @@ def reproduce(
             for line in proc.stdout.splitlines():
                 if line.startswith(f"[{target}]"):
                     out(line)
-        rows, ok = _compare(client, recorded_runs, store, run_id, tags, tolerance if tolerance is not None else _tolerance(repo))
+        rows, ok, outcome.comparisons = _compare(client, recorded_runs, store,
+                                                 tolerance if tolerance is not None else _tolerance(repo), out)
         outcome.rows = rows
         out(format_table(rows))
         outcome.ok = ok and outcome.inputs_match is not False
@@ -374,8 +384,26 @@ def reproduce(
     return EXIT_MISMATCH, outcome
 
 
-def _compare(client: Any, recorded_runs: list[Any], store: str, run_id: str, tags: dict[str, str],
-             tol: float) -> tuple[list[tuple[str, str, float | None, float | None, bool]], bool]:
+def comparison(recorded: dict[str, str], reproduced: dict[str, str] | None) -> tuple[bool, str]:
+    """``(exact, why)``: metrics must agree exactly when both runs trained on the CPU with the same
+    kernel fingerprint (``kernels.*`` tags: ISA of the kernels in use, BLAS/oneDNN/MKL, threads,
+    library versions), else within ``reproduce.tolerance``."""
+    if reproduced is None:
+        return False, "no reproduced run to compare with"
+    devices = {recorded.get("device", "cpu"), reproduced.get("device", "cpu")}
+    if devices != {"cpu"}:
+        return False, f"trained on {recorded.get('device', 'cpu')}, reproduced on {reproduced.get('device', 'cpu')}: GPU kernels are not bit-stable"
+    fp_a, fp_b = recorded.get("kernels.fingerprint"), reproduced.get("kernels.fingerprint")
+    if not fp_a or not fp_b:
+        return False, f"the {'recorded' if not fp_a else 'reproduced'} run has no kernel fingerprint (kernels.* tags): bits not comparable"
+    if fp_a != fp_b:
+        return False, "kernel fingerprints differ (" + "; ".join(kernels.differences(recorded, reproduced)) + ")"
+    how = "pinned AVX2 kernels" if recorded.get("kernels.pinned") == "true" else f"native kernels of a {recorded.get('kernels.cpu')} CPU"
+    return True, f"same kernel fingerprint {fp_a[:12]} on the CPU ({how}, {recorded.get('kernels.threads')} threads, same library versions)"
+
+
+def _compare(client: Any, recorded_runs: list[Any], store: str, tol: float,
+             out: Any) -> tuple[list[tuple[str, str, float | None, float | None, bool]], bool, list[str]]:
     import mlflow
 
     new = mlflow.MlflowClient(tracking_uri=store)
@@ -384,18 +412,20 @@ def _compare(client: Any, recorded_runs: list[Any], store: str, run_id: str, tag
     reproduced = [r for e in new.search_experiments() for r in new.search_runs([e.experiment_id])
                   if "reproduce.placeholder_for" not in r.data.tags]
     by_name = {(r.info.run_name, r.data.tags.get("dvc.stage")): r for r in reproduced}
-    rows, ok = [], True
+    rows, ok, how = [], True, []
     for rec in recorded_runs:
         twin = by_name.get((rec.info.run_name, rec.data.tags.get("dvc.stage")))
         got = _latest_metrics(new, twin) if twin else {}
         want = _latest_metrics(client, rec)
-        devices = {rec.data.tags.get("device", "cpu"), (twin.data.tags.get("device", "cpu") if twin else "cpu")}
-        exact = devices == {"cpu"}
+        exact, why = comparison(rec.data.tags, twin.data.tags if twin else None)
+        line = f"{rec.info.run_name}: compared {'EXACTLY' if exact else f'within tolerance {tol:g}'}: {why}"
+        out(line)
+        how.append(line)
         for key in sorted(set(want) | set(got)):
             same = _agree(want.get(key), got.get(key), exact, tol)
             ok &= same
             rows.append((rec.info.run_name, key, want.get(key), got.get(key), same))
-    return rows, ok
+    return rows, ok, how
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

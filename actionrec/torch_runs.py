@@ -72,6 +72,7 @@ def train_and_log(
             "train.world_size": str(ddp.world_size())}
     with mlflow.start_run(run_name=name, tags=tags) as run:
         mlflow.log_params(tracking.flatten(params))
+        mlflow.log_input(tracking.training_dataset(tags, f"train_{manifest['kind']}s"), context="training")
         mlflow.log_metrics({"train_samples": len(train_ds), "val_samples": len(val_ds)})
         result = fit(model, train_ds, val_ds, cfg, on_epoch=lambda row: mlflow.log_metrics(
             {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])))

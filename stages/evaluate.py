@@ -10,7 +10,7 @@ import pandas as pd
 
 from actionrec import tracking
 from actionrec.corpus import load_recordings, model_inputs
-from actionrec.evaluation import evaluate_predictions, fuse, leaderboard_markdown, plot_confusion
+from actionrec.evaluation import FLAT, evaluate_predictions, fuse, leaderboard_markdown, plot_confusion, score_tables
 from actionrec.labels import LabelMap
 from actionrec.params import Params
 from actionrec.predictors import load_predictor, model_key
@@ -22,35 +22,19 @@ REPORTS = Path("reports")
 log = logging.getLogger("actionrec.evaluate")
 
 
-def _run_exists(run_id: str) -> bool:
-    try:
-        mlflow.get_run(run_id)
-    except mlflow.exceptions.MlflowException:
-        return False
-    return True
-
-
 def _manifests() -> list[Path]:
     paths = sorted(MODELS.glob("*/*.json"))
     return [p for p in paths if p.parent.name != "package" and "kind" in json.loads(p.read_text())]
 
 
-def _report(key: str, kind: str, result: dict, labels: LabelMap, metrics: dict, rows: list) -> tuple[dict, Path]:
-    """One model's entry in metrics/rows, its predictions CSV, confusion PNG and per-class JSON."""
-    flat = {
-        "sample_accuracy": result["sample"]["accuracy"],
-        "sample_macro_f1": result["sample"]["macro_f1"],
-        "clip_accuracy": result["clip"]["accuracy"],
-        "clip_macro_f1": result["clip"]["macro_f1"],
-    }
-    metrics[key] = {**flat, "n_samples": result["n_samples"], "n_clips": result["n_clips"]}
-    rows.append({"model": key, "kind": kind, "n_clips": result["n_clips"], **flat})
+def _write_outputs(key: str, result: dict, labels: LabelMap) -> Path:
+    """A model's predictions CSV, confusion PNG and per-class JSON; returns the PNG."""
     table = result["predictions"]
     write_text(REPORTS / "predictions" / f"{key}.csv", table.to_csv(index=False))
     png = REPORTS / "confusion" / f"{key}.png"
     plot_confusion(list(table["actual"]), list(table["predicted"]), labels, f"{key} (test clips)", png)
     write_json(REPORTS / "per_class" / f"{key}.json", {"sample": result["sample"]["per_class"], "clip": result["clip"]["per_class"]})
-    return flat, png
+    return png
 
 
 @run_stage("evaluate")
@@ -58,7 +42,9 @@ def main(params: Params) -> str:
     by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
     tracking.setup(params.mlflow.experiment)
-    metrics, rows, results, cached = {}, [], {}, {}
+    client = mlflow.MlflowClient()
+    results, kinds, runs, cached = {}, {}, {}, {}
+    labels = LabelMap(params.data.labels)
     for manifest in _manifests():
         pred = load_predictor(manifest)
         # models that take the same inputs (kind, features, window) share one read/transform
@@ -70,27 +56,39 @@ def main(params: Params) -> str:
         if len(y) == 0:
             continue
         key = model_key(manifest, pred.manifest)
-        results[key] = result = evaluate_predictions(pred.predict_proba(inputs), y, clip_ids, pred.labels)
-        flat, png = _report(key, pred.kind, result, pred.labels, metrics, rows)
+        results[key] = evaluate_predictions(pred.predict_proba(inputs), y, clip_ids, pred.labels)
+        kinds[key] = pred.kind
         run_id = pred.manifest.get("mlflow_run_id")
-        if run_id and not _run_exists(run_id):
+        try:
+            runs[key] = client.get_run(run_id).info.run_id if run_id else None
+        except mlflow.exceptions.MlflowException:
             log.warning("%s: MLflow run %s is not in %s; test metrics not logged to MLflow", manifest, run_id, tracking.tracking_uri())
-        elif run_id:
-            with mlflow.start_run(run_id=run_id):
-                mlflow.log_metrics({f"test_{k}": v for k, v in flat.items()})
-                mlflow.log_artifact(str(png), artifact_path="evaluation")
     fused = params.evaluate.fusion
     if fused and all(k in results for k in fused):
-        labels = LabelMap(params.data.labels)
-        _report("fusion", " + ".join(fused), fuse([results[k] for k in fused], labels), labels, metrics, rows)
+        results["fusion"], kinds["fusion"] = fuse([results[k] for k in fused], labels), " + ".join(fused)
     elif fused:
         log.info("evaluate.fusion: %s not all evaluated (no clips?); no fusion entry", ", ".join(fused))
-    rows.sort(key=lambda r: (-r[params.evaluate.rank_by], r["model"]))
+    metrics, own, common = score_tables(results, kinds, labels)
+    for key, result in results.items():
+        png = _write_outputs(key, result, labels)
+        if runs.get(key):
+            entry = metrics[key]
+            logged = {f"test_{k}": v for k, v in entry.items() if k in FLAT}
+            logged |= {f"test_common_{k}": v for k, v in entry.get("common", {}).items() if k in FLAT}
+            test_tags = {"test.set": entry["test_set"], "test.common_set": entry.get("common", {}).get("test_set", "")}
+            tracking.add_to_finished_run(client, runs[key], logged, test_tags, {png: "evaluation"})
+    rank_by = params.evaluate.rank_by
+    ranked = sorted(common or own, key=lambda r: (-r[rank_by], r["model"]))
     split_note = "Split methods: " + ", ".join(sorted(set(split["method"]))) + " (see reports/split.json)."
     write_json(REPORTS / "metrics.json", metrics)
-    write_text(REPORTS / "leaderboard.md", leaderboard_markdown(rows, params.evaluate.rank_by, split_note))
-    best = rows[0] if rows else None
-    return f"{len(rows)} models; best {best['model']} {params.evaluate.rank_by}={best[params.evaluate.rank_by]:.3f}" if best else "no models"
+    best = ranked[0] if ranked else None
+    write_json(REPORTS / "summary.json", {
+        "test_recordings": best["n_clips"] if best else 0,
+        **({k: best[k] for k in ("clip_accuracy", "clip_macro_f1", "sample_accuracy")} if best else {}),
+    })
+    write_text(REPORTS / "leaderboard.md", leaderboard_markdown(common, own, rank_by, split_note))
+    where = f"on the {best['n_clips']} test recordings {'all models share' if common else 'of its set'}" if best else ""
+    return f"{len(results)} models; best {best['model']} {rank_by}={best[rank_by]:.3f} {where}" if best else "no models"
 
 
 if __name__ == "__main__":

@@ -76,13 +76,12 @@ def main(params: Params) -> str:
     labels = LabelMap(params.data.labels)
     tracking.setup(params.mlflow.experiment)
     tags = tracking.lineage_tags("train_classical", [SPLIT])
-    digest = tags[f"input.{SPLIT.as_posix()}.sha256"][:16]
     common = {"features": params.features.model_dump(mode="json"), "seed": params.seed}
     summary = []
     with mlflow.start_run(run_name="train_classical", tags=tags) as parent:
         mlflow.log_params(tracking.flatten(common))
         for ts in sets:
-            dataset = mlflow.data.from_numpy(ts.x, targets=ts.y, source=str(SPLIT), name=ts.name, digest=digest)
+            dataset = tracking.training_dataset(tags, ts.name)
             for name, pipe in ts.pipes.items():
                 run_tags = {**tags, "model.kind": ts.kind, "model.name": name}
                 with mlflow.start_run(run_name=f"classical-{name}", nested=True, tags=run_tags) as run:

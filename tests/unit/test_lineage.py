@@ -91,6 +91,73 @@ def test_lineage_tags(dvc_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert tags["dvc.lock.md5"] == tracking.lock_fingerprint(tracking.stage_lock_entry("train"))
     assert tags["pkg.mlflow"] == mlflow.__version__ and tags["data.dirty"] == "false"
     assert all(len(v) <= tracking.MAX_TAG for v in tags.values())
+    # what decides the bits (actionrec.kernels): this pytest process was not pinned
+    assert tags["kernels.device"] == "cpu" and len(tags["kernels.fingerprint"]) == 32
+    assert {"kernels.aten", "kernels.openblas", "kernels.threads", "kernels.torch", "kernels.numpy"} <= set(tags)
+
+
+def test_training_dataset_is_the_dvc_hashes_of_the_stage_data(dvc_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each training run's MLflow dataset input: digest-only, from the DVC hashes of its data deps."""
+    tags = tracking.lineage_tags("train")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{dvc_repo / 'mlflow.db'}")  # (restored afterwards)
+    mlflow.set_tracking_uri(f"sqlite:///{dvc_repo / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        mlflow.log_input(tracking.training_dataset(tags, "train_frames"), context="training")
+    (logged,) = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+    md5 = json.loads(tags["dvc.lock.deps"])["data/in.txt"]
+    assert logged.dataset.name == "train_frames" and json.loads(logged.dataset.source) == {"tags": {"data/in.txt": md5}}
+    (dvc_repo / "data" / "in.txt").write_text("1\n2\n4\n")
+    changed = tracking.training_dataset(tracking.lineage_tags("train"), "train_frames")
+    assert changed.digest != logged.dataset.digest, "other data, other digest"
+    assert tracking.training_dataset(tags, "train_clips").digest != logged.dataset.digest
+
+
+def test_metrics_added_to_a_finished_run_keep_its_duration(tmp_path: Path) -> None:
+    """evaluate adds test metrics to the training runs without reopening them (reopening set the
+    end time to evaluate's: a 0.6 s fit showed 1.2 min in the UI)."""
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.create_experiment("x", artifact_location=str(tmp_path / "mlruns"))
+    run = client.create_run(exp, run_name="m")
+    client.set_terminated(run.info.run_id)
+    before = client.get_run(run.info.run_id).info
+    (tmp_path / "cm.png").write_bytes(b"png")
+    tracking.add_to_finished_run(client, run.info.run_id, {"test_clip_accuracy": 0.75}, {"test.set": "abc"},
+                                 {tmp_path / "cm.png": "evaluation"})
+    after = client.get_run(run.info.run_id)
+    assert (after.info.start_time, after.info.end_time, after.info.status) == (before.start_time, before.end_time, "FINISHED")
+    assert after.data.metrics["test_clip_accuracy"] == 0.75 and after.data.tags["test.set"] == "abc"
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "evaluation")] == ["evaluation/cm.png"]
+
+
+LOG_ONE_RUN = """
+import sys, mlflow
+from actionrec import tracking
+exp = tracking.setup("actionrec")
+with mlflow.start_run() as run:
+    mlflow.log_text("x", sys.argv[1])
+print(mlflow.get_experiment(exp).name, run.info.artifact_uri)
+"""
+
+
+def test_a_copied_repository_logs_into_its_own_artifacts(tmp_path: Path) -> None:
+    """The SQLite store holds absolute artifact paths: a copy (or move) of a repository with its
+    mlflow.db must not write artifacts into the original's mlruns/."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
+
+    def log_one(cwd: Path, name: str) -> list[str]:
+        proc = subprocess.run([sys.executable, "-c", LOG_ONE_RUN, name], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+        return proc.stdout.split()
+
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.mkdir()
+    assert log_one(original, "a.txt")[0] == "actionrec"
+    subprocess.run(["cp", "-r", str(original), str(copy)], check=True)
+    name, uri = log_one(copy, "b.txt")
+    assert uri.removeprefix("file://").startswith(str(copy.resolve() / "mlruns")), uri
+    assert name == f"actionrec@{copy.resolve()}"
+    assert not list(original.glob("mlruns/**/b.txt")) and list(copy.glob("mlruns/**/b.txt"))
+    assert log_one(copy, "c.txt")[0] == name, "the copy keeps using its experiment"
+    assert log_one(original, "d.txt")[0] == "actionrec", "the original is unchanged"
 
 
 def test_lineage_outside_dvc_does_not_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
