@@ -49,6 +49,7 @@ class PipelineRun:
 
 
 _RUNS: dict[str, PipelineRun] = {}
+_FAILED: dict[str, str] = {}  # a run that failed fails its other users at once (not once more each)
 
 
 def env_for(repo: Path, **extra: str) -> dict[str, str]:
@@ -91,18 +92,26 @@ def _reused(key: str) -> PipelineRun | None:
     return PipelineRun(repo, git(repo, "rev-parse", "HEAD~1"), git(repo, "rev-parse", "HEAD"), "", 0.0)
 
 
+def _memoised(key: str, factory: pytest.TempPathFactory, fresh_extraction: bool) -> PipelineRun:
+    if key in _FAILED:
+        pytest.fail(f"run {key} failed earlier in this session:\n{_FAILED[key]}", pytrace=False)
+    if key not in _RUNS:
+        try:
+            _RUNS[key] = _reused(key) or _make_run(factory, f"run-{key}", fresh_extraction=fresh_extraction)
+        except AssertionError as exc:
+            _FAILED[key] = str(exc)[-6000:]
+            raise
+    return _RUNS[key]
+
+
 def run_a(factory: pytest.TempPathFactory) -> PipelineRun:
-    """The reference run (extraction served from the usual per-clip cache when warm)."""
-    if "a" not in _RUNS:
-        _RUNS["a"] = _reused("a") or _make_run(factory, "run-a", fresh_extraction=False)
-    return _RUNS["a"]
+    """The reference run (extraction served from the session's per-clip cache when warm)."""
+    return _memoised("a", factory, fresh_extraction=False)
 
 
 def run_b(factory: pytest.TempPathFactory) -> PipelineRun:
     """A second run from scratch: fresh copy, fresh extraction cache, fresh DVC cache and store."""
-    if "b" not in _RUNS:
-        _RUNS["b"] = _reused("b") or _make_run(factory, "run-b", fresh_extraction=True)
-    return _RUNS["b"]
+    return _memoised("b", factory, fresh_extraction=True)
 
 
 def copy_store(src: Path, dest: Path) -> None:
