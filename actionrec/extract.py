@@ -4,9 +4,10 @@ Two DVC stages use :func:`run_extraction`: ``extract_landmarks`` (per-clip landm
 sequences) and ``extract_clips`` (fixed-length resized frame clips). ``dvc repro`` deletes a
 stage's outputs before running it, so incremental work comes from a per-clip cache instead:
 
-* **key** = sha256 of (extractor version, kind, OpenCV (+ MediaPipe) version, the params that
-  change the result, i.e. all but ``workers`` and ``executor``, and the sha256 of the clip's
-  bytes). A changed clip, param or library can never be served a stale entry.
+* **key** = sha256 of (the code of this module's import closure, kind, OpenCV (+ MediaPipe)
+  version, the params that change the result, i.e. all but ``workers`` and ``executor``, and
+  the sha256 of the clip's bytes). A changed clip, param, library or line of extraction code
+  can never be served a stale entry (comments and docstrings do not count).
 * **entries** are ``.npz`` files written atomically (temp file + ``os.replace``) with fixed
   zip timestamps, so the same arrays always give the same bytes (stable DVC hashes).
   Deterministic failures (``decode_error``, ``too_short``, ``no_person``) are cached too;
@@ -52,6 +53,7 @@ import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 from tqdm import tqdm
 
+from actionrec.codedeps import source_digest
 from actionrec.holistic import detection_rates, landmarks_from_results, make_holistic
 from actionrec.recording import Recording
 from actionrec.schema import Part, part_slice
@@ -66,7 +68,6 @@ from actionrec.video import (
 )
 
 __all__ = [
-    "EXTRACTOR_VERSION",
     "STATUSES",
     "VIDEO_SUFFIXES",
     "ClipParams",
@@ -87,7 +88,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EXTRACTOR_VERSION = "1"
 Kind = Literal["landmarks", "clips"]
 STATUSES = ("ok", "decode_error", "no_person", "too_short", "error")
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"})
@@ -223,12 +223,17 @@ def file_sha256(path: Path) -> str:
 
 
 @cache
+def code_digest() -> str:
+    """Digest of the extraction code: this module and every project module it imports."""
+    return source_digest(Path(__file__).resolve().parents[1], Path(__file__).resolve())
+
+
 def _extractor_id(kind: Kind) -> str:
     """Version of everything but the inputs that shapes a result of ``kind``."""
     libs = f"opencv={cv2.__version__}"
     if kind == "landmarks":
         libs += f";mediapipe={version('mediapipe')}"
-    return f"actionrec-extract={EXTRACTOR_VERSION};kind={kind};{libs}"
+    return f"actionrec-extract={code_digest()};kind={kind};{libs}"
 
 
 def cache_key(clip_sha256: str, params: Params, kind: Kind) -> str:

@@ -1,4 +1,11 @@
-"""Typed view of params.yaml: a wrong key or value fails at once, naming the key."""
+"""Typed view of params.yaml: a wrong, missing or unknown key fails at once, naming the key.
+
+params.yaml is the only source of values: :func:`load_params` refuses a file that leaves any
+key out, so no code default ever reaches a stage. Models used with more than one set of values
+(forests, training loops) or only by the pipeline have no defaults; the few small models that
+library callers build by hand (features, extraction, validation, split) keep defaults, and a
+test checks that each equals params.yaml.
+"""
 from __future__ import annotations
 
 import reprlib
@@ -19,8 +26,8 @@ class Strict(BaseModel):
 
 
 class DataParams(Strict):
-    landmarks_dir: Path = Path("data/raw/landmarks")
-    videos_dir: Path = Path("data/raw/videos")
+    landmarks_dir: Path
+    videos_dir: Path
     labels: list[str] = Field(min_length=2)
 
     @field_validator("labels")
@@ -45,61 +52,61 @@ class ValidateParams(Strict):
 
 
 class LogRegParams(Strict):
-    C: float = Field(1.0, gt=0)
-    max_iter: int = Field(1000, ge=1)
+    C: float = Field(gt=0)
+    max_iter: int = Field(ge=1)
 
 
 class RidgeParams(Strict):
-    alpha: float = Field(1.0, gt=0)
+    alpha: float = Field(gt=0)
 
 
 class ForestParams(Strict):
-    n_estimators: int = Field(200, ge=1)
-    max_depth: int | None = Field(None, ge=1)
-    min_samples_leaf: int = Field(1, ge=1)
+    n_estimators: int = Field(ge=1)
+    max_depth: int | None = Field(ge=1)
+    min_samples_leaf: int = Field(ge=1)
 
 
 class BoostingParams(Strict):
-    n_estimators: int = Field(100, ge=1)
-    learning_rate: float = Field(0.1, gt=0)
-    max_depth: int = Field(3, ge=1)
-    subsample: float = Field(1.0, gt=0, le=1)
+    n_estimators: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    max_depth: int = Field(ge=1)
+    subsample: float = Field(gt=0, le=1)
 
 
 class ClassicalParams(Strict):
-    lr: LogRegParams = LogRegParams()
-    ridge: RidgeParams = RidgeParams()
-    rf: ForestParams = ForestParams()
-    gb: BoostingParams = BoostingParams()
-    pooled_rf: ForestParams = Field(ForestParams(n_estimators=100), description="forest of pooled-rf")
-    appearance: ForestParams = Field(ForestParams(n_estimators=300), description="forest of appearance-rf")
-    max_train_frames: int | None = Field(None, ge=1)
-    pooled_window: int = Field(30, ge=2)
-    pooled_stride: int = Field(5, ge=1)
+    lr: LogRegParams
+    ridge: RidgeParams
+    rf: ForestParams
+    gb: BoostingParams
+    pooled_rf: ForestParams = Field(description="forest of pooled-rf")
+    appearance: ForestParams = Field(description="forest of appearance-rf")
+    max_train_frames: int | None = Field(ge=1)
+    pooled_window: int = Field(ge=2)
+    pooled_stride: int = Field(ge=1)
 
 
 class LstmParams(Strict):
-    window: Literal[20, 30, 60] = 30
-    stride: int = Field(10, ge=1)
-    hidden: int = Field(128, ge=1)
-    layers: int = Field(2, ge=1)
-    dropout: float = Field(0.3, ge=0, lt=1)
+    window: Literal[20, 30, 60]
+    stride: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    layers: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
     train: TrainConfig
 
 
 class ConvLstmParams(Strict):
-    hidden: list[int] = Field(default_factory=lambda: [16, 16, 16, 16], min_length=1)
-    kernel: int = Field(3, ge=1)
-    dropout: float = Field(0.25, ge=0, lt=1)
+    hidden: list[int] = Field(min_length=1)
+    kernel: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
     train: TrainConfig
 
 
+Metric = Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"]
+
+
 class EvaluateParams(Strict):
-    rank_by: Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"] = (
-        "clip_macro_f1"
-    )
+    rank_by: Metric
     fusion: list[str] = Field(
-        default_factory=list,
         description="leaderboard keys whose clip probabilities are averaged into the model 'fusion'",
     )
 
@@ -112,51 +119,52 @@ class EvaluateParams(Strict):
 
 
 class MlflowParams(Strict):
-    experiment: str = "actionrec"
+    experiment: str
 
 
 class PackageLiveParams(Strict):
     """How the packaged bundle recognises live: which model, how much smoothing, when to say 'unsure'."""
 
-    default_model: Literal["auto", "frame", "sequence"] = "auto"  # live runs on landmarks
-    smoothing: int = Field(5, ge=1)
-    threshold: float = Field(0.5, ge=0, le=1)
+    default_model: Literal["auto", "frame", "sequence"]  # live runs on landmarks
+    smoothing: int = Field(ge=1)
+    threshold: float = Field(ge=0, le=1)
 
 
 class PackageParams(Strict):
-    min_metric: Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"] = "clip_accuracy"
-    quality_gate: float = Field(0.5, ge=0, le=1)
-    live: PackageLiveParams = PackageLiveParams()
-    registered_model: str = Field("actionrec-live", min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    min_metric: Metric
+    quality_gate: float = Field(ge=0, le=1)
+    live: PackageLiveParams
+    registered_model: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class ReproduceParams(Strict):
     """``actionrec reproduce``: runs trained on the CPU must agree exactly; on a GPU within this."""
 
-    tolerance: float = Field(1.0e-6, ge=0)
+    tolerance: float = Field(ge=0)
 
 
 class Params(Strict):
-    """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map)."""
+    """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map) and
+    ``lstm.train.seed`` / ``convlstm.train.seed`` from the top-level ``seed`` (one seed)."""
 
-    seed: int = 42
+    seed: int = Field(description="drives every stage's randomness")
     data: DataParams
     validate_: ValidateParams = Field(alias="validate")
-    split: SplitParams = SplitParams()
-    features: FeatureSpec = FeatureSpec()
-    extract_landmarks: ExtractParams = ExtractParams()
-    extract_clips: ClipParams = ClipParams()
-    classical: ClassicalParams = ClassicalParams()
+    split: SplitParams
+    features: FeatureSpec
+    extract_landmarks: ExtractParams
+    extract_clips: ClipParams
+    classical: ClassicalParams
     lstm: LstmParams
     convlstm: ConvLstmParams
-    evaluate: EvaluateParams = EvaluateParams()
-    mlflow: MlflowParams = MlflowParams()
-    package: PackageParams = PackageParams()
-    reproduce: ReproduceParams = ReproduceParams()
+    evaluate: EvaluateParams
+    mlflow: MlflowParams
+    package: PackageParams
+    reproduce: ReproduceParams
 
     @model_validator(mode="before")
     @classmethod
-    def _labels_from_data(cls, raw: Any) -> Any:
+    def _fill_shared(cls, raw: Any) -> Any:
         if not isinstance(raw, dict):
             return raw
         labels = (raw.get("data") or {}).get("labels")
@@ -166,6 +174,12 @@ class Params(Strict):
                 if "labels" in checks:
                     raise ValueError(f"validate.{section}.labels: remove it; labels come from data.labels")
                 raw["validate"][section] = {**checks, "labels": labels}
+        for section in ("lstm", "convlstm"):
+            train = (raw.get(section) or {}).get("train")
+            if isinstance(train, dict):
+                if "seed" in train:
+                    raise ValueError(f"{section}.train.seed: remove it; every stage uses the top-level seed")
+                raw[section]["train"] = {**train, "seed": raw.get("seed")}
         return raw
 
 
@@ -181,8 +195,20 @@ def _describe(err: ValidationError, path: Path) -> str:
     return "\n".join(lines)
 
 
+def unset_keys(model: BaseModel, prefix: str = "") -> list[str]:
+    """Dotted keys that ``model`` took from a code default instead of the file, at any depth."""
+    missing = []
+    for name, field in type(model).model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        if name not in model.model_fields_set:
+            missing.append(key)
+        elif isinstance(value := getattr(model, name), BaseModel):
+            missing += unset_keys(value, f"{key}.")
+    return missing
+
+
 def load_params(path: Path | str = "params.yaml") -> Params:
-    """Read and check params.yaml."""
+    """Read and check params.yaml: every key known, well typed and present."""
     path = Path(path)
     try:
         raw: Any = yaml.safe_load(path.read_text())
@@ -193,6 +219,10 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as err:
         raise ParamsError(_describe(err, path)) from None
+    if missing := unset_keys(params):
+        raise ParamsError(f"{path}: missing key(s) {', '.join(missing)}: add them with their values "
+                          "(params.yaml is the only source of parameters)")
+    return params

@@ -93,7 +93,7 @@ class ValidationParams(BaseModel, extra="forbid"):
     labels: list[str] = Field(min_length=1)
     min_rows_per_class: int = Field(20, ge=0)
     min_rows_per_session: int = Field(5, ge=0)
-    xy_range: tuple[float, float] = (-1.0, 2.0)
+    xy_range: tuple[float, float] = (-3.0, 4.0)
     z_range: tuple[float, float] = (-10.0, 10.0)
     max_missing_pose_share: float = Field(0.0, ge=0.0, le=1.0)
     max_missing_face_share: float = Field(0.5, ge=0.0, le=1.0)

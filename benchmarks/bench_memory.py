@@ -69,7 +69,8 @@ def child_train(mode: str, data_dir: Path, n: int) -> dict:
             else:  # the old way: every clip stacked in RAM
                 clips, names, _ = clip_samples(split, subset, clips_dir)
                 data[subset] = ClipDataset(clips, [int(x) for x in names])
-        cfg = TrainConfig(epochs=1, batch_size=8, device="cpu", seed=0)
+        cfg = TrainConfig(epochs=1, batch_size=8, lr=1e-3, weight_decay=0.0, patience=5, seed=0, device="cpu", amp=False,
+                          num_workers=0, nproc=1)
         seed_everything(0)
         model = ConvLSTMClassifier(2, hidden=[8], kernel=3, dropout=0.0)
         fit(model, data["train"], data["val"], cfg)

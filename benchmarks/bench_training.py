@@ -42,7 +42,8 @@ def samples_per_s(
 ) -> float:
     """Training-phase throughput of the second epoch (the first one warms up)."""
     seed_everything(0, deterministic=device == "cpu")
-    cfg = TrainConfig(epochs=2, batch_size=batch, patience=2, device=device, amp=amp)
+    cfg = TrainConfig(epochs=2, batch_size=batch, lr=1e-3, weight_decay=0.0, patience=2, seed=0, device=device, amp=amp,
+                      num_workers=0, nproc=1)
     val = torch.utils.data.Subset(ds, range(batch))
     return fit(build(), ds, val, cfg).history[-1]["samples_per_s"]
 

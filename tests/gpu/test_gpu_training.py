@@ -55,7 +55,8 @@ def test_amp_training_on_cuda(kind: str) -> None:
     head = model.head[-1] if kind == "lstm" else model.head
     head.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
 
-    cfg = TrainConfig(epochs=6, batch_size=16, lr=3e-3, patience=10, device="cuda", amp=True)
+    cfg = TrainConfig(epochs=6, batch_size=16, lr=3e-3, weight_decay=0.0, patience=10, seed=0, device="cuda", amp=True,
+                      num_workers=0, nproc=1)
     result = fit(model, train, val, cfg)
 
     assert result.device.startswith("cuda")

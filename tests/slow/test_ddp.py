@@ -48,7 +48,8 @@ SCRIPT = textwrap.dedent(
         return SequenceDataset(seqs, y.tolist(), window=12)
 
     train, val = dataset(48, 1), dataset(20, 2)
-    cfg = TrainConfig(epochs=3, batch_size=batch, lr=1e-2, patience=5, seed=7, device="cpu", amp=False, nproc=nproc)
+    cfg = TrainConfig(epochs=3, batch_size=batch, lr=1e-2, weight_decay=0.0, patience=5, seed=7, device="cpu", amp=False,
+                      num_workers=0, nproc=nproc)
     seed_everything(cfg.seed)
     model = LandmarkLSTM(6, 3, hidden=16, layers=2, dropout=0.0)
     result = train_and_log(

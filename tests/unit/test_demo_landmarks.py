@@ -15,7 +15,7 @@ from actionrec.datasets import read_landmark_csv, recordings_from_file
 from actionrec.demo.landmarks import CLASSES, generate_demo_landmarks
 from actionrec.features import FeatureSpec
 from actionrec.models.classical import build_pipelines
-from actionrec.params import ClassicalParams, SplitParams
+from actionrec.params import ClassicalParams, SplitParams, load_params
 from actionrec.schema import CsvFormat, Layout
 from actionrec.split import check_no_leak, make_split
 
@@ -112,7 +112,8 @@ def test_linear_model_learns_across_subjects(recordings, subject_split, record_p
 
 
 def test_forest_learns_across_subjects_but_not_perfectly(recordings, subject_split, record_property) -> None:
-    params = ClassicalParams(rf={"n_estimators": 60, "max_depth": 12, "min_samples_leaf": 2})
+    params = ClassicalParams.model_validate({**load_params(Path(__file__).resolve().parents[2] / "params.yaml").classical.model_dump(),
+                                             "rf": {"n_estimators": 60, "max_depth": 12, "min_samples_leaf": 2}})
     centred = accuracy(build_pipelines(params, 0)["rf"], subject_split, recordings, POSE_CENTRED)
     raw = accuracy(build_pipelines(params, 0)["rf"], subject_split, recordings, FeatureSpec(kind="none"))
     record_property("demo_rf_frame_accuracy", centred)

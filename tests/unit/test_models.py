@@ -78,7 +78,8 @@ def tiny_convlstm(seed: int = 0) -> ConvLSTMClassifier:
 
 
 def cfg(**overrides: object) -> TrainConfig:
-    base = dict(epochs=3, batch_size=8, lr=1e-2, patience=50, seed=0, device="cpu")
+    base = dict(epochs=3, batch_size=8, lr=1e-2, weight_decay=0.0, patience=50, seed=0, device="cpu", amp=True,
+                num_workers=0, nproc=1)
     return TrainConfig(**{**base, **overrides})
 
 
@@ -211,11 +212,11 @@ def test_batch_to_inputs_tells_sequences_from_clips() -> None:
 
 def test_config_errors_name_the_key() -> None:
     with pytest.raises(ValidationError, match="learning_rate"):
-        TrainConfig(learning_rate=0.1)
+        cfg(learning_rate=0.1)
     with pytest.raises(ValidationError, match="device"):
-        TrainConfig(device="tpu")
+        cfg(device="tpu")
     with pytest.raises(ValidationError, match="patience"):
-        TrainConfig(patience=0)
+        cfg(patience=0)
     assert resolve_device("cpu").type == "cpu"
 
 

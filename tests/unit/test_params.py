@@ -1,10 +1,16 @@
-"""params.yaml: the repository's file loads; every kind of mistake fails naming the key."""
+"""params.yaml: the repository's file loads, holds every key, survives DVC's `-S`; every kind of
+mistake fails naming the key."""
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel, TypeAdapter
+from pydantic.fields import FieldInfo
 
 from actionrec.params import Params, ParamsError, load_params
 
@@ -128,3 +134,126 @@ def test_uniform_sampling_needs_max_frames(tmp_path: Path, raw: dict) -> None:
     raw["extract_landmarks"].update(sampling="uniform", max_frames=None)
     with pytest.raises(ParamsError, match=r"extract_landmarks: .*uniform' needs max_frames"):
         load_params(write(tmp_path, raw))
+
+
+# --------------------------------------------------------------------------- the only source
+
+
+def leaf_keys(model: type[BaseModel], prefix: str = "") -> dict[str, FieldInfo]:
+    """Every leaf field of a params model, by dotted key (nested models followed)."""
+    out = {}
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        nested = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) else None
+        out |= leaf_keys(nested, f"{key}.") if nested else {key: field}
+    return out
+
+
+def at(data: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+# filled in by Params from data.labels and the top-level seed; params.yaml must not repeat them
+DERIVED = {"validate.landmarks.labels", "validate.clips.labels", "lstm.train.seed", "convlstm.train.seed"}
+
+
+def test_every_key_of_the_models_is_in_params_yaml(raw: dict) -> None:
+    missing = []
+    for key in set(leaf_keys(Params)) - DERIVED:
+        try:
+            at(raw, key)
+        except KeyError:
+            missing.append(key)
+    assert not missing, f"params.yaml lacks {sorted(missing)}: add each with its value and a comment"
+
+
+def test_every_code_default_equals_params_yaml(raw: dict) -> None:
+    params = Params.model_validate(raw)
+    differ = {}
+    for key, field in leaf_keys(Params).items():
+        if field.is_required():
+            continue
+        default = field.get_default(call_default_factory=True)
+        value = at(params.model_dump(by_alias=True), key)
+        if TypeAdapter(field.annotation).dump_python(default, mode="json") != TypeAdapter(field.annotation).dump_python(value, mode="json"):
+            differ[key] = (default, value)
+    assert not differ, f"code defaults differ from params.yaml (default, params.yaml): {differ}"
+
+
+@pytest.mark.parametrize("key", ["features.trajectory", "extract_landmarks.sampling", "lstm.train.epochs", "seed"])
+def test_a_key_left_out_of_params_yaml_is_named(tmp_path: Path, raw: dict, key: str) -> None:
+    *parents, leaf = key.split(".")
+    node = at(raw, ".".join(parents)) if parents else raw
+    del node[leaf]
+    with pytest.raises(ParamsError, match=rf"{re.escape(key)}\b"):
+        load_params(write(tmp_path, raw))
+
+
+def test_one_seed_drives_every_stage(tmp_path: Path, raw: dict) -> None:
+    raw["seed"] = 7
+    params = load_params(write(tmp_path, raw))
+    assert params.lstm.train.seed == params.convlstm.train.seed == 7  # what MLflow logs is what fit uses
+
+
+@pytest.mark.parametrize("section", ["lstm", "convlstm"])
+def test_per_stage_seed_refused(tmp_path: Path, raw: dict, section: str) -> None:
+    raw[section]["train"]["seed"] = 3
+    with pytest.raises(ParamsError, match=rf"{section}\.train\.seed: remove it"):
+        load_params(write(tmp_path, raw))
+
+
+# --------------------------------------------------------------------------- dvc exp run -S
+
+
+def test_dvc_round_trip_keeps_params_yaml_byte_identical(repo: Path) -> None:
+    """DVC rewrites params.yaml through this serializer on every `-S`: nothing may move."""
+    from dvc.utils.serialize._yaml import _dump, parse_yaml_for_update
+
+    text = (repo / "params.yaml").read_text()
+    out = io.StringIO()
+    _dump(parse_yaml_for_update(text, "params.yaml"), out)
+    assert out.getvalue() == text
+
+
+def hydra_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ",".join(map(hydra_value, value)) + "]"
+    if isinstance(value, float) and "e" in repr(value) and "." not in repr(value):
+        return repr(value).replace("e", ".0e")  # hydra reads 1e-06 as a string, 1.0e-06 as a float
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_set_param_works_for_every_key_and_changes_only_its_line(tmp_path: Path, repo: Path, raw: dict) -> None:
+    """`dvc exp run -S key=value` for every key (DVC refuses keys that params.yaml lacks), and an
+    experiment's diff is the changed line alone."""
+    from dvc.utils.hydra import apply_overrides
+    from dvc.utils.serialize import parse_yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text((repo / "params.yaml").read_text())
+    keys = sorted(set(leaf_keys(Params)) - DERIVED)
+    apply_overrides(path, [f"{k}={hydra_value(at(raw, k))}" for k in keys])  # each key set to its value
+    assert parse_yaml(path.read_text(), path) == parse_yaml((repo / "params.yaml").read_text(), path)
+    path.write_text((repo / "params.yaml").read_text())
+    apply_overrides(path, ["seed=7", "classical.lr.C=0.5"])
+    changed = [(a, b) for a, b in zip((repo / "params.yaml").read_text().splitlines(), path.read_text().splitlines())
+               if a != b]
+    assert [b.split("#")[0].strip() for _, b in changed] == ["seed: 7", "C: 0.5"]
+    assert len(path.read_text().splitlines()) == len((repo / "params.yaml").read_text().splitlines())
+
+
+def test_readme_set_params_apply_and_validate(tmp_path: Path, repo: Path) -> None:
+    """Every `-S` of the README applies to params.yaml and gives valid params."""
+    from dvc.utils.hydra import apply_overrides
+
+    overrides = [o for o in re.findall(r"-S\s+('[^']+'|[^\s)]+)", (repo / "README.md").read_text()) if "<" not in o]
+    assert len(overrides) >= 8
+    for override in overrides:
+        path = tmp_path / "params.yaml"
+        path.write_text((repo / "params.yaml").read_text())
+        apply_overrides(path, [override.strip("'")])
+        load_params(path)

@@ -124,7 +124,7 @@ def test_unknown_label_fails_with_row() -> None:
 
 @pytest.mark.parametrize(
     ("column_name", "value", "summary_column"),
-    [("x40", 5.0, "max_xy"), ("y2", -3.0, "min_xy"), ("z501", 12.0, "max_z"),
+    [("x40", 5.0, "max_xy"), ("y2", -3.5, "min_xy"), ("z501", 12.0, "max_z"),
      ("z1", -11.0, "min_z"), ("v3", 1.5, "max_vis"), ("v3", -0.1, "min_vis")],
 )
 def test_out_of_range_values_fail_with_rows(
