@@ -8,7 +8,7 @@ subset. Methods, in order of preference:
   ``subject_id``) or by session; no group is on both sides. Each group's subset follows from a
   seeded hash of its id (:func:`group_draw`), so adding recordings never moves the old ones
   (``dvc metrics diff`` then compares like with like), stratified where possible (every class
-  with two groups or more gets a test and a train group);
+  and kind of source with two groups or more gets a test and a train group);
 * ``temporal``: for a class with fewer than two groups, each recording is cut in time
   (train first, then val, then test) with ``purge_frames`` dropped at each cut;
 * ``random_frames``: the leaky frame-level split, only as an explicit opt-in (warns).
@@ -61,12 +61,14 @@ def group_draw(group: str, seed: int, purpose: str) -> float:
 def _held_groups(recs: Sequence[Recording], fraction: float, seed: int, purpose: str) -> set[str]:
     """Groups held out for ``purpose``: those whose :func:`group_draw` is below ``fraction``.
 
-    Stratified where the draws alone miss: a class with no held-out group lends its group with the
-    lowest draw, and a class with every group held out keeps its group with the highest draw. Only
-    then can a new group move an old one (the lender or keeper of its class changes)."""
-    classes: dict[str, set[str]] = {}
+    Stratified where the draws alone miss, per class and kind of source (webcam sessions, video
+    clips: models of one input kind see only one of them): a stratum with no held-out group lends
+    its group with the lowest draw, and a stratum with every group held out keeps its group with
+    the highest draw. Only then can a new group move an old one (its stratum's lender or keeper
+    changes)."""
+    classes: dict[tuple[str, str], set[str]] = {}
     for r in recs:
-        classes.setdefault(r.label, set()).add(r.group)
+        classes.setdefault((r.label, Path(r.source).suffix), set()).add(r.group)
     draw = {g: group_draw(g, seed, purpose) for gs in classes.values() for g in gs}
     held = {g for g, u in draw.items() if u < fraction}
     for label in sorted(classes):
