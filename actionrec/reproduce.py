@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import chdir
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,14 @@ def _configure_dvc(main: Path, wt: Path) -> None:
 
 
 def _restore_data(wt: Path, env: dict[str, str]) -> list[str]:
-    """``dvc checkout`` from the shared cache; ``dvc pull`` what the cache lacks. -> notes."""
+    """``dvc checkout`` from the shared cache; ``dvc pull`` what the cache lacks; the remote's run
+    cache (``dvc push --run-cache``: entries only, outputs follow on use), so that upstream stages
+    another machine ran are restored, not re-run (the pinned kernels make their bits the same
+    here). -> notes."""
     dvc = _dvc()
     notes = []
+    if _run([dvc, "fetch", "--run-cache", "-q"], wt, env, check=False).returncode != 0:
+        notes.append("dvc fetch --run-cache: no run cache from the remote")
     proc = _run([dvc, "checkout", "--allow-missing"], wt, env, check=False)
     if proc.returncode != 0:
         notes.append("dvc checkout: some outputs are not in the cache; trying the remote")
@@ -343,7 +349,7 @@ def reproduce(
         dvc = _dvc()
         upstream = _stage_graph(wt, targets)
         if upstream:
-            proc = _run([dvc, "repro", "--no-commit", *upstream], wt, env)
+            proc = _run([dvc, "repro", "--no-commit", "--pull", *upstream], wt, env)  # --pull: outputs of run-cache hits
             ran = [line for line in proc.stdout.splitlines() if line.startswith("Running stage")]
             out(f"upstream stages up to date ({len(ran)} re-run)")
         entry = tracking.stage_lock_entry(stage, root=wt)
@@ -428,12 +434,83 @@ def _compare(client: Any, recorded_runs: list[Any], store: str, tol: float,
     return rows, ok, how
 
 
+def _commit(repo: Path, message: str, paths: list[str]) -> str:
+    """``git commit`` of exactly ``paths`` (added first); returns the new HEAD."""
+    _git(repo, "add", "--", *paths)
+    _git(repo, "commit", "-q", "-m", message, "--", *paths)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def run_pipeline(repo: Path, message: str, targets: list[str], force: bool = False, push: bool = False,
+                 out: Any = print) -> int:
+    """`actionrec run`: from "I changed params or code" to runs that ``reproduce`` accepts.
+
+    1. ``dvc commit`` of the raw data folders (an edited recording gets its new version in its
+       ``.dvc`` file), then one commit of every changed tracked input (params.yaml, code, ``.dvc``
+       files; not the pipeline's outputs): the commit the runs record, clean;
+    2. ``dvc repro`` (``--force``: also stages that are up to date);
+    3. one commit of what it wrote to git (dvc.lock, metrics, reports): ``<message> (results)``;
+    4. ``--push``: ``dvc push --run-cache``, so that other clones get the outputs (and, the bits
+       being the same on any AVX2 machine, ``reproduce`` there is served from the run cache).
+    """
+    from actionrec import tracking
+
+    repo = Path(_git(repo, "rev-parse", "--show-toplevel"))
+    dvc = _dvc()
+    data = [str(p.relative_to(repo)) for p in sorted((repo / "data" / "raw").glob("*.dvc")) if p.with_suffix("").exists()]
+    if data:
+        _run([dvc, "commit", "-f", "-q", *data], repo)
+    with chdir(repo):
+        inputs = tracking.dirty_files()
+    if inputs:
+        commit = _commit(repo, message, inputs)
+        out(f"inputs committed: {commit[:12]} {message!r} ({', '.join(inputs)})")
+    else:
+        commit = _git(repo, "rev-parse", "HEAD")
+        out(f"no changed inputs: the runs record {commit[:12]}")
+    proc = subprocess.run([dvc, "repro", *(["--force"] if force else []), *targets], cwd=repo)
+    if proc.returncode != 0:
+        out(f"actionrec run: dvc repro failed ({proc.returncode}); the inputs stay committed as {commit[:12]} "
+            "(fix and run again: the fix becomes the next commit)")
+        return proc.returncode
+    outputs = sorted(tracking._pipeline_outputs(repo))
+    status = _git(repo, "status", "--porcelain", "--untracked-files=all", "--", *outputs)
+    written = [line[3:] for line in status.splitlines() if line]
+    if written:
+        results = _commit(repo, f"{message} (results)", written)
+        out(f"results committed: {results[:12]} ({len(written)} files)")
+    else:
+        out("dvc repro changed nothing tracked by git (up to date: `actionrec run --force STAGE` retrains)")
+    if push:
+        _run([dvc, "push", "--run-cache", "-q"], repo)
+        out("pushed the outputs and the run cache to the DVC remote")
+    out(f"the runs of this `dvc repro` record commit {commit[:12]}, clean: `actionrec reproduce RUN_ID` accepts them")
+    return EXIT_OK
+
+
+def _run_main(args: argparse.Namespace) -> int:
+    try:
+        return run_pipeline(args.repo, args.message, args.targets, force=args.force, push=args.push)
+    except ReproduceError as exc:
+        print(f"actionrec run: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Adds ``reproduce`` and ``run`` (the way to make runs that ``reproduce`` accepts)."""
+    r = sub.add_parser("run", help="commit changed inputs, dvc repro, commit the results: runs that reproduce accepts",
+                       description=run_pipeline.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("targets", nargs="*", help="stages to bring up to date (default: all)")
+    r.add_argument("-m", "--message", default="actionrec run", help="commit message of the inputs")
+    r.add_argument("--force", action="store_true", help="re-run the targets even when up to date (dvc repro --force)")
+    r.add_argument("--push", action="store_true", help="dvc push --run-cache afterwards")
+    r.add_argument("--repo", type=Path, default=Path("."), help="the git+DVC repository (default: .)")
+    r.set_defaults(func=_run_main)
     p = sub.add_parser("reproduce", help="re-run what produced an MLflow run (its commit, data, stage) and compare metrics",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_id", help="MLflow run id (a training run, or the parent run of train_classical)")
     p.add_argument("--allow-dirty", action="store_true", help="reproduce a run made from uncommitted changes anyway")
-    p.add_argument("--tolerance", type=float, help="allowed difference for GPU runs (default: reproduce.tolerance)")
+    p.add_argument("--tolerance", type=float, help="allowed difference when the kernel fingerprints differ (GPU, other kernels; default: reproduce.tolerance)")
     p.add_argument("--tracking-uri", help="store holding the run (default: MLFLOW_TRACKING_URI, else mlflow.db of the repository)")
     p.add_argument("--repo", type=Path, default=Path("."), help="the git+DVC repository (default: .)")
     p.add_argument("--keep", action="store_true", help="keep the worktree and the throw-away store")

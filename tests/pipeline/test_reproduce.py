@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -48,10 +49,14 @@ def _state(repo: Path) -> tuple[str, str, int]:
 def test_run_is_reproduced_exactly(run_a: PipelineRun, name: str) -> None:
     run_id = _run_id(run_a.store, name)
     before = _state(run_a.repo)
+    start = time.perf_counter()
     proc = _reproduce(run_a.repo, run_id)
+    seconds = time.perf_counter() - start
     out = proc.stdout + proc.stderr
+    print(f"reproduce {name}: {seconds:.1f} s")
     assert proc.returncode == 0, out[-5000:]
     assert f"REPRODUCED: run {run_id}" in out
+    assert f"{name}: compared EXACTLY: same kernel fingerprint" in out, out[-3000:]
     assert run_a.data_commit[:12] in out, "must check out the commit the run recorded"
     assert "inputs of" in out and "match the recorded run" in out
     rows = [line.split() for line in out.splitlines() if line.startswith(name + " ")]

@@ -252,3 +252,29 @@ def test_compare_revisions(dvc_repo: Path) -> None:
     assert "train.scale" in table and "m.acc" in table and "m.n" not in table and "other" not in table
     with pytest.raises(compare.CompareError):
         compare.resolve("no-such-thing", dvc_repo)
+
+
+def test_run_commits_inputs_then_results_so_runs_are_clean(dvc_repo: Path) -> None:
+    """`actionrec run`: params changed -> one command -> a run recorded on a clean commit that
+    holds exactly its inputs, the results in the next commit, nothing left to commit."""
+    (dvc_repo / "train.py").write_text((dvc_repo / "train.py").read_text() + (
+        "from actionrec import tracking\n"
+        "json.dump(tracking.git_state(), open('state.json', 'w'))\n"))
+    spec = yaml.safe_load((dvc_repo / "dvc.yaml").read_text())
+    spec["stages"]["train"]["outs"] = [{"state.json": {"cache": False}}]
+    (dvc_repo / "dvc.yaml").write_text(yaml.safe_dump(spec))
+    sh(dvc_repo, "git", "add", "-A")
+    sh(dvc_repo, "git", "commit", "-qm", "record the git state")
+    (dvc_repo / "params.yaml").write_text((dvc_repo / "params.yaml").read_text().replace("scale: 2", "scale: 3"))
+    env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-m", "actionrec", "run", "-m", "scale 3"], cwd=dvc_repo, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    inputs = sh(dvc_repo, "git", "rev-parse", "HEAD~1").strip()
+    assert json.loads((dvc_repo / "state.json").read_text()) == {"git.commit": inputs, "git.dirty": "false"}
+    assert sh(dvc_repo, "git", "show", "--name-only", "--format=%s", "HEAD~1").split() == ["scale", "3", "params.yaml"]
+    assert set(sh(dvc_repo, "git", "show", "--name-only", "--format=", "HEAD").split()) == {"dvc.lock", "metrics.json", "state.json"}
+    assert sh(dvc_repo, "git", "status", "--porcelain") == ""
+    assert json.loads((dvc_repo / "metrics.json").read_text()) == {"total": 18}
+    assert f"record commit {inputs[:12]}, clean" in proc.stdout
