@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get 413")
     p.set_defaults(func=_serve)
 
-    from actionrec import compare, crossval, reproduce  # light modules: their heavy imports are inside
+    from actionrec import compare, crossval, registry, reproduce  # light modules: their heavy imports are inside
 
     reproduce.add_parser(sub)
+    registry.add_parser(sub)
     compare.add_parser(sub)
     crossval.add_parser(sub)
     return parser

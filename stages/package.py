@@ -4,14 +4,18 @@ Picks, from reports/metrics.json, the best model per input kind (frame, sequence
 ``package.min_metric``; refuses (exit 1, every candidate's number printed) when the best one
 scores under ``package.quality_gate``. The bundle holds copies of the chosen models (skops /
 torch state_dict + their manifests), a vendored copy of the light ``actionrec`` modules, exact
-requirement pins, a ``manifest.json`` and a ``live.py`` entry point; it is built beside
+requirement pins (derived from what the bundled models' modules import: no torch for a
+scikit-learn bundle), a ``manifest.json`` and a ``live.py`` entry point; it is built beside
 ``models/package`` and swapped in whole. The served model is registered in the MLflow Model
-Registry with the alias ``champion``; its version goes to reports/registry.json (not into the
-bundle, which stays byte-identical across re-runs of the same inputs).
+Registry (a version per run, tagged with its metric, test recordings and experiment); the alias
+``champion`` moves only on the main line and only by the rules of :mod:`actionrec.registry`.
+Registry state stays in the MLflow store, not in git-tracked files or the bundle (which stays
+byte-identical across re-runs of the same inputs).
 """
 from __future__ import annotations
 
 import ast
+import csv
 import json
 import os
 import shutil
@@ -24,35 +28,34 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import mlflow
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from actionrec import tracking
+from actionrec import registry, tracking
+from actionrec.pins import CPU_INDEX_LINE, cuda_only, public_version
 from actionrec.params import PackageParams, Params
 from actionrec.predictors import model_key, read_manifest
+from actionrec.registry import register
 from actionrec.stage import StageError, run_stage, write_json, write_text
 
 METRICS = Path("reports/metrics.json")
-REGISTRY = Path("reports/registry.json")
+PREDICTIONS = Path("reports/predictions")
 MODELS = Path("models")
 OUT = MODELS / "package"
 SOURCE = Path("actionrec")
 KINDS = ("frame", "sequence", "clip")
 LIVE_KINDS = ("frame", "sequence")  # what actionrec.live runs on landmarks (not pixel clips)
-ALIAS = "champion"
 # Safe on-disk formats only: skops for scikit-learn, a torch state_dict (loaded weights_only=True).
 SAFE_SUFFIXES = (".skops", ".pt")  # skops for scikit-learn, a torch state_dict: never pickle
-# The light modules live inference needs (no pandas, mlflow, dvc, GX, matplotlib).
-VENDORED = (
+# The light modules live inference needs (no pandas, mlflow, dvc, GX, matplotlib); the models'
+# own modules only for the formats bundled, so that a scikit-learn bundle needs no torch.
+CORE_MODULES = (
     "__init__.py", "schema.py", "features.py", "labels.py", "predictors.py", "recording.py",
-    "holistic.py", "live.py", "video.py", "ddp.py",
-    "models/__init__.py", "models/classical.py", "models/lstm.py", "models/convlstm.py", "models/train.py",
+    "holistic.py", "live.py", "video.py", "models/__init__.py",
 )
-# What the vendored modules import; requirements.txt pins these and everything they depend on.
-DIRECT = ("numpy", "opencv-contrib-python", "mediapipe", "protobuf", "scikit-learn", "skops", "torch",
-          "pydantic", "tqdm")
+FORMAT_MODULES = {".skops": ("models/classical.py",),
+                  ".pt": ("ddp.py", "models/lstm.py", "models/convlstm.py", "models/train.py")}
 
 ENTRY_POINT = '''\
 """Live action recognition with this bundle (no actionrec install needed).
@@ -81,10 +84,15 @@ if __name__ == "__main__":
 # __pycache__ in the bundle) with the bundle, then site-packages on sys.path: import every
 # vendored module, load every model, run the entry point's --help.
 _IMPORT_CHECK = '''\
-import importlib, json, sys
-bundle, manifests, modules, site = (json.loads(a) for a in sys.argv[1:5])
+import importlib, importlib.abc, json, sys
+bundle, manifests, modules, site, unpinned = (json.loads(a) for a in sys.argv[1:6])
 sys.path[:0] = [bundle]
 sys.path += site
+class Unpinned(importlib.abc.MetaPathFinder):  # installed here, but not in requirements.txt
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in unpinned:
+            raise ModuleNotFoundError(f"{name} is not in the bundle's requirements.txt", name=name)
+sys.meta_path.insert(0, Unpinned())
 for name in modules:
     importlib.import_module(name)
 from actionrec.predictors import load_predictor
@@ -169,8 +177,28 @@ def select(metrics: dict[str, dict[str, float]], p: PackageParams) -> tuple[dict
 # --------------------------------------------------------------------------- requirements
 
 
+def vendored_modules(model_suffixes: set[str]) -> tuple[str, ...]:
+    """The actionrec modules (paths under actionrec/) a bundle of models in these formats needs."""
+    return CORE_MODULES + tuple(m for suffix in SAFE_SUFFIXES if suffix in model_suffixes for m in FORMAT_MODULES[suffix])
+
+
+def direct_requirements(modules: tuple[str, ...], root: Path = SOURCE) -> tuple[str, ...]:
+    """The distributions that ``modules`` (paths under ``root``) import, found from their code."""
+    owners = metadata.packages_distributions()
+    direct, missing = set(), []
+    for rel in modules:
+        for name in sorted(_third_party_imports(root / rel)):
+            if name not in owners:
+                missing.append(f"{root / rel} imports {name}, which no installed distribution provides")
+            direct |= {canonicalize_name(d) for d in owners.get(name, [])}
+    if missing:
+        raise StageError("the bundle's requirements cannot be derived:\n  " + "\n  ".join(missing) + "\n(install it or drop the import)")
+    return tuple(sorted(direct))
+
+
 def _requirement_closure(direct: tuple[str, ...]) -> dict[str, str]:
-    """Installed version of every distribution ``direct`` needs, transitively (extras excluded)."""
+    """Installed version of every distribution ``direct`` needs, transitively (extras excluded;
+    without torch's CUDA packages: the bundle takes torch's CPU build, see requirements_txt)."""
     env = {**default_environment(), "extra": ""}
     pins: dict[str, str] = {}
     todo = list(direct)
@@ -187,17 +215,24 @@ def _requirement_closure(direct: tuple[str, ...]) -> dict[str, str]:
         pins[name] = dist.version
         for spec in dist.requires or []:
             req = Requirement(spec)
-            if req.marker is None or req.marker.evaluate(env):
+            if (req.marker is None or req.marker.evaluate(env)) and not cuda_only(req.name):
                 todo.append(req.name)
     return pins
 
 
-def requirements_txt(pins: dict[str, str]) -> str:
-    direct = {canonicalize_name(d) for d in DIRECT}
+def requirements_txt(pins: dict[str, str], direct: tuple[str, ...]) -> str:
+    """Exact pins, installable from PyPI: torch as its CPU build (``torch==X`` + the PyTorch CPU
+    index, like requirements/lock-cpu.txt); any other local version (``X+local``) is refused."""
+    local = [f"{n}=={v}" for n, v in sorted(pins.items()) if n != "torch" and public_version(v) != v]
+    if local:
+        raise StageError(f"the bundle would pin local builds that no public index serves: {', '.join(local)}; "
+                         "install the public releases of these packages and re-run")
     lines = [
         "# Exact pins for the live bundle (installed versions when it was packaged).",
-        "# Direct: " + ", ".join(sorted(direct)) + "; the rest are their dependencies.",
-        *(f"{metadata.distribution(name).metadata['Name']}=={version}" for name, version in sorted(pins.items())),
+        "# Direct (what the vendored modules import): " + ", ".join(direct) + "; the rest are their dependencies.",
+        *(["# torch: its CPU build from the PyTorch CPU index (PyPI's Linux wheel is the CUDA build).", CPU_INDEX_LINE]
+          if "torch" in pins else []),
+        *(f"{metadata.distribution(name).metadata['Name']}=={public_version(version)}" for name, version in sorted(pins.items())),
     ]
     return "\n".join(lines) + "\n"
 
@@ -219,12 +254,13 @@ def _third_party_imports(path: Path) -> set[str]:
     return names - set(sys.stdlib_module_names) - {"__future__", "actionrec"}
 
 
-def check_imports(bundle: Path, manifests: list[Path], pins: dict[str, str]) -> None:
+def check_imports(bundle: Path, manifests: list[Path], pins: dict[str, str], vendored: tuple[str, ...]) -> None:
     """Every package the vendored modules import is pinned in requirements.txt, and with only
-    the bundle (no installed actionrec) on top of sys.path they import and load every model."""
+    the bundle (no installed actionrec) on top of sys.path and every installed package outside
+    requirements.txt made unimportable, they import and load every model."""
     owners = metadata.packages_distributions()
     outside = []
-    for rel in VENDORED:
+    for rel in vendored:
         for name in sorted(_third_party_imports(bundle / "actionrec" / rel)):
             dists = {canonicalize_name(d) for d in owners.get(name, [])}
             if not dists & pins.keys():
@@ -232,8 +268,10 @@ def check_imports(bundle: Path, manifests: list[Path], pins: dict[str, str]) -> 
                 outside.append(f"actionrec/{rel} imports {name} ({origin})")
     if outside:
         raise StageError("the vendored modules import packages outside requirements.txt:\n  " + "\n  ".join(outside))
-    modules = [("actionrec." + rel[:-3].replace("/", ".")).removesuffix(".__init__") for rel in VENDORED]
-    args = [str(bundle.resolve()), [str(m.resolve()) for m in manifests], modules, site.getsitepackages()]
+    modules = [("actionrec." + rel[:-3].replace("/", ".")).removesuffix(".__init__") for rel in vendored]
+    unpinned = sorted(top for top, dists in owners.items()
+                      if top != "actionrec" and not {canonicalize_name(d) for d in dists} & pins.keys())
+    args = [str(bundle.resolve()), [str(m.resolve()) for m in manifests], modules, site.getsitepackages(), unpinned]
     proc = subprocess.run(
         [os.path.abspath(sys.executable), "-I", "-S", "-B", "-c", _IMPORT_CHECK, *map(json.dumps, args)],
         capture_output=True, text=True, cwd=bundle,
@@ -270,16 +308,18 @@ def build_bundle(dest: Path, chosen: dict[str, Candidate], default: str, p: Pack
     models = {kind: f"{kind}/{c.manifest_path.name}" for kind, c in chosen.items()}
     details = {kind: {**_copy_model(c, dest / kind), "passes_gate": c.value >= p.quality_gate}
                for kind, c in chosen.items()}
-    for rel in VENDORED:
+    vendored = vendored_modules({Path(c.manifest["model_file"]).suffix for c in chosen.values()})
+    for rel in vendored:
         src = SOURCE / rel
         if not src.is_file():
             raise StageError(f"{src}: missing; the bundle vendors it")
         (dest / "actionrec" / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest / "actionrec" / rel)
     write_text(dest / "live.py", ENTRY_POINT)
-    pins = _requirement_closure(DIRECT)
-    write_text(dest / "requirements.txt", requirements_txt(pins))
-    check_imports(dest, [dest / m for m in models.values()], pins)
+    direct = direct_requirements(vendored)
+    pins = _requirement_closure(direct)
+    write_text(dest / "requirements.txt", requirements_txt(pins, direct))
+    check_imports(dest, [dest / m for m in models.values()], pins, vendored)
     any_model = next(iter(chosen.values())).manifest
     landmark = chosen.get("sequence") or chosen.get("frame")
     clip = chosen.get("clip")
@@ -297,7 +337,7 @@ def build_bundle(dest: Path, chosen: dict[str, Candidate], default: str, p: Pack
         "lineage": {**tracking.git_state(), **tracking.data_versions()},
         "requirements": "requirements.txt",
         "entry_point": "live.py",
-        "vendored": [f"actionrec/{rel}" for rel in VENDORED],
+        "vendored": [f"actionrec/{rel}" for rel in vendored],
     }
     write_json(dest / "manifest.json", manifest)
     for path in dest.rglob("*"):  # the temp files behind write_text are private (0600)
@@ -319,21 +359,13 @@ def _swap_in(tmp: Path, out: Path) -> None:
 # --------------------------------------------------------------------------- registry
 
 
-def register(run_id: str, name: str, tags: dict[str, str]) -> dict[str, Any]:
-    """Register the run's logged model under ``name`` (re-using a version of the same run) and
-    point the alias ``champion`` at it."""
-    mlflow.set_tracking_uri(tracking.tracking_uri())
-    client = mlflow.MlflowClient()
-    run = client.get_run(run_id)
-    logged = client.search_logged_models(
-        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}' AND name = 'model'"
-    )
-    source = f"models:/{logged[0].model_id}" if logged else f"runs:/{run_id}/model"
-    same = [v for v in client.search_model_versions(f"name = '{name}' AND run_id = '{run_id}'") if v.source == source]
-    version = max(same, key=lambda v: int(v.version)) if same else mlflow.register_model(source, name, tags=tags)
-    client.set_registered_model_alias(name, ALIAS, version.version)
-    return {"registered_model": name, "alias": ALIAS, "version": int(version.version), "mlflow_run_id": run_id,
-            "source": source}
+def test_recordings(key: str) -> list[str]:
+    """The test recordings ``key`` was scored on (the ``clip`` column of its evaluate predictions)."""
+    path = PREDICTIONS / f"{key}.csv"
+    if not path.is_file():
+        raise StageError(f"{path}: not found; the served model's test recordings are unknown (run `dvc repro evaluate`)")
+    with path.open(newline="") as fh:
+        return [row["clip"] for row in csv.DictReader(fh)]
 
 
 @run_stage("package")
@@ -347,23 +379,31 @@ def main(params: Params) -> str:
     served = chosen[default]
     if not served.manifest.get("mlflow_run_id"):
         raise StageError(f"{served.manifest_path}: no mlflow_run_id; cannot register the packaged model")
+    recordings = test_recordings(served.key)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=f".{OUT.name}.tmp-"))
     try:
         os.chmod(tmp, 0o755)
         manifest = build_bundle(tmp, chosen, default, p, candidates)
-        registry = register(served.manifest["mlflow_run_id"], p.registered_model, {
-            "model.key": served.key, "model.kind": served.kind, p.min_metric: f"{served.value:.6f}",
-            "git.commit": manifest["lineage"]["git.commit"],
-        })
+        tags = {"model.key": served.key, "model.kind": served.kind, registry.METRIC: p.min_metric,
+                registry.VALUE: repr(served.value), registry.TEST_SET: registry.test_set_digest(recordings),
+                registry.TEST_N: str(len(set(recordings))), "git.commit": manifest["lineage"]["git.commit"]}
+        if exp := registry.experiment_name():
+            tags["dvc.exp_name"] = exp
+        registered = register(served.manifest["mlflow_run_id"], p.registered_model, tags)
         _swap_in(tmp, OUT)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    write_json(REGISTRY, {**registry, "model_key": served.key, "kind": served.kind})
+    version = str(registered["version"])
+    if why := registry.not_main_line():
+        decision = (registry.record_skip(p.registered_model, version, why) if registered["new"]
+                    else f"champion unchanged: {why}; v{version} was registered before")
+    else:
+        decision = registry.promote(p.registered_model, version, p.quality_gate, p.min_metric).line
     picks = ", ".join(f"{k}={c.key} ({c.value:.3f})" for k, c in chosen.items())
-    return (f"{picks} by {p.min_metric}; serving {default}; {len(VENDORED)} modules vendored; "
-            f"registered {p.registered_model} v{registry['version']} @{ALIAS}")
+    return (f"{picks} by {p.min_metric}; serving {default}; {len(manifest['vendored'])} modules vendored; "
+            f"registered {p.registered_model} v{version}; {decision}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The package stage: bundle layout and manifest, the quality gate, the MLflow `champion` alias,
-and the bundle running in a fresh virtualenv with nothing but its own requirements.txt."""
+"""The package stage: bundle layout and manifest, the quality gate, the MLflow `champion` alias
+(moved only on the main line, never by an experiment), and the bundle running in a fresh
+virtualenv with nothing but its own requirements.txt."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from actionrec.pins import CPU_INDEX_LINE
 from actionrec.predictors import model_key, read_manifest
 from tests.pipeline.conftest import copy_repo, run, set_params, tree_digest
 
@@ -25,18 +27,35 @@ MODEL_DIRS = ("classical", "lstm", "convlstm")
 UNCERTAIN = "uncertain"
 
 
-def _stage(repo: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"}
-    return run([sys.executable, "stages/package.py"], repo, check=check, env=env)
+def _stage(repo: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}", "DVC_EXP_NAME": "", "DVC_EXP_BASELINE_REV": "", **(env or {})}
+    return run([sys.executable, "stages/package.py"], repo, check=check, env=full)
+
+
+def _client(repo: Path):
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+
+
+def _versions(repo: Path, name: str) -> dict[str, dict[str, str]]:
+    return {str(v.version): v.tags for v in _client(repo).search_model_versions(f"name = '{name}'")}
+
+
+def _champion(repo: Path, name: str):
+    return _client(repo).get_model_version_by_alias(name, "champion")
 
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory: pytest.TempPathFactory, trained_demo: Path) -> Path:
-    """A copy of the repository with the trained, evaluated models and MLflow runs of the demo."""
+    """A copy of the repository (clean, on branch main: the main line) with the trained, evaluated
+    models, their predictions and MLflow runs of the demo."""
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    run(["git", "branch", "-M", "main"], repo)
     for d in MODEL_DIRS:
         shutil.copytree(trained_demo / "models" / d, repo / "models" / d)
     shutil.copy2(trained_demo / "reports/metrics.json", repo / "reports/metrics.json")
+    shutil.copytree(trained_demo / "reports/predictions", repo / "reports/predictions", dirs_exist_ok=True)
     shutil.copy2(trained_demo / "mlflow.db", repo / "mlflow.db")
     shutil.copytree(trained_demo / "data/raw/videos", repo / "data/raw/videos", dirs_exist_ok=True)
     return repo
@@ -60,7 +79,7 @@ def _kinds(repo: Path) -> dict[str, str]:
 
 def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     repo, log = packaged
-    assert "[package]" in log and "@champion" in log
+    assert "[package]" in log and "champion <- promoted" in log and "no champion yet" in log, log
     bundle = repo / "models/package"
     manifest = _manifest(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -107,24 +126,30 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".joblib", ".pyc"))]
     assert {"live.py", "requirements.txt", "manifest.json"} <= files
 
-    # requirements.txt: exact pins of the installed versions, the direct ones included
-    pins = dict(line.split("==") for line in (bundle / "requirements.txt").read_text().splitlines()
-                if line and not line.startswith("#"))
+    # requirements.txt: exact public pins of the installed versions; torch (CPU index) only when a
+    # torch model is bundled, and the torch modules vendored only then
+    lines = (bundle / "requirements.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and line[0] not in "#-")
     for name, version in pins.items():
-        assert metadata.version(name) == version, name
+        assert metadata.version(name).split("+")[0] == version, name
     lowered = {n.lower().replace("_", "-") for n in pins}
-    assert {"numpy", "opencv-contrib-python", "mediapipe", "protobuf", "scikit-learn", "skops", "torch",
-            "pydantic"} <= lowered
+    assert {"numpy", "opencv-contrib-python", "mediapipe", "protobuf", "scikit-learn", "skops", "pydantic"} <= lowered
     assert not {"pandas", "mlflow", "dvc", "great-expectations"} & lowered
+    uses_torch = any(details["model_file"].endswith(".pt") for details in manifest["model_details"].values())
+    assert ("torch" in lowered) == uses_torch == ("actionrec/models/train.py" in manifest["vendored"]) == (CPU_INDEX_LINE in lines)
+    assert not [n for n in lowered if n.startswith("nvidia-") or n == "triton"]
 
 
 def test_repackaging_is_deterministic(packaged: tuple[Path, str]) -> None:
     repo, _ = packaged
     before = tree_digest(repo / "models/package")
-    registry = json.loads((repo / "reports/registry.json").read_text())
-    _stage(repo)
+    name = _manifest(repo)["registered_model"]
+    versions = _versions(repo, name)
+    log = _stage(repo).stdout
     assert tree_digest(repo / "models/package") == before
-    assert json.loads((repo / "reports/registry.json").read_text()) == registry, "same model: same version"
+    assert _versions(repo, name) == versions, "same model: same version, same tags"
+    assert "already the champion" in log, log
+    assert not (repo / "reports/registry.json").exists(), "registry state lives in the MLflow store, not in files"
     assert not [p.name for p in (repo / "models").iterdir() if p.name.startswith(".package")], "temp dirs left"
 
 
@@ -154,13 +179,14 @@ def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> Non
 
     repo, _ = packaged
     manifest = _manifest(repo)
-    registry = json.loads((repo / "reports/registry.json").read_text())
     kind = manifest["live"]["default_model"]
     details = manifest["model_details"][kind]
     uri = f"sqlite:///{repo / 'mlflow.db'}"
-    version = mlflow.MlflowClient(tracking_uri=uri).get_model_version_by_alias(manifest["registered_model"], "champion")
-    assert version.run_id == details["mlflow_run_id"] == registry["mlflow_run_id"]
-    assert int(version.version) == registry["version"]
+    version = _champion(repo, manifest["registered_model"])
+    assert version.run_id == details["mlflow_run_id"]
+    metric = manifest["selection"]["metric"]
+    assert version.tags["metric"] == metric and float(version.tags["metric.value"]) == details["metrics"][metric]
+    assert version.tags["promotion.decision"] == "promoted" and version.tags["model.key"] == details["key"]
 
     pred = load_predictor(repo / "models/package" / manifest["models"][kind])
     rng = np.random.default_rng(0)
@@ -215,3 +241,40 @@ def test_bundle_runs_in_a_fresh_virtualenv(packaged: tuple[Path, str], tmp_path:
         assert row["label"] in labels | {UNCERTAIN}
         assert set(row["probabilities"]) == labels
     assert not list(bundle.rglob("__pycache__")), "running the bundle must not modify it (a DVC output)"
+
+
+def test_experiments_register_without_moving_champion_and_the_main_line_compares(packaged: tuple[Path, str]) -> None:
+    """An experiment (the variables DVC sets for every stage of `dvc exp run`) serving another model
+    registers it, tagged with the experiment's name, and leaves `champion`; the same candidate on the
+    main line (committed) is compared with the champion on the same test recordings, by numbers."""
+    repo, _ = packaged
+    manifest = _manifest(repo)
+    name, served = manifest["registered_model"], manifest["live"]["default_model"]
+    other = next(k for k in ("frame", "sequence") if k != served and k in manifest["models"])
+    champion = _champion(repo, name)
+    params = (repo / "params.yaml").read_text()
+    try:
+        set_params(repo, {"package.live.default_model": other})
+        before = set(_versions(repo, name))
+        exp = _stage(repo, env={"DVC_EXP_NAME": "exp-test", "DVC_EXP_BASELINE_REV": "0" * 40}).stdout
+        assert "champion unchanged: experiment exp-test (dvc exp run)" in exp, exp
+        assert _champion(repo, name).version == champion.version
+        (new,) = set(_versions(repo, name)) - before
+        tags = _versions(repo, name)[new]
+        assert tags["dvc.exp_name"] == "exp-test" and tags["promotion.decision"] == "not considered"
+
+        dirty = _stage(repo).stdout  # not an experiment, but params.yaml is not committed
+        assert "champion unchanged: uncommitted changes (params.yaml)" in dirty and _champion(repo, name).version == champion.version
+
+        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "serve the other kind"], repo)
+        main = _stage(repo).stdout
+        cand, champ = float(tags["metric.value"]), float(champion.tags["metric.value"])
+        moved = cand >= champ
+        assert f"{cand:.4f} {'>=' if moved else '<'} champion v{champion.version}" in main, main
+        assert (_champion(repo, name).version == int(new)) == moved
+        recorded = _versions(repo, name)[new]
+        assert recorded["promotion.decision"] == ("promoted" if moved else "refused")
+        assert float(recorded["promotion.champion_value"]) == champ and float(recorded["promotion.candidate_value"]) == cand
+    finally:
+        (repo / "params.yaml").write_text(params)
+        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "back", "--allow-empty"], repo)
