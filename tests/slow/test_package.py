@@ -269,8 +269,12 @@ def test_experiments_register_without_moving_champion_and_the_main_line_compares
         run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "serve the other kind"], repo)
         main = _stage(repo).stdout
         cand, champ = float(tags["metric.value"]), float(champion.tags["metric.value"])
-        moved = cand >= champ
-        assert f"{cand:.4f} {'>=' if moved else '<'} champion v{champion.version}" in main, main
+        if tags["test.recordings.md5"] != champion.tags["test.recordings.md5"]:
+            moved = False  # scored on other recordings (e.g. windows too long for some): no comparison
+            assert "other test recordings" in main and "not comparable" in main, main
+        else:
+            moved = cand >= champ
+            assert f"{cand:.4f} {'>=' if moved else '<'} champion v{champion.version}" in main, main
         assert (_champion(repo, name).version == int(new)) == moved
         recorded = _versions(repo, name)[new]
         assert recorded["promotion.decision"] == ("promoted" if moved else "refused")
