@@ -115,3 +115,30 @@ def test_main_line_is_a_clean_main_branch_outside_experiments(tmp_path: Path, mo
     monkeypatch.delenv("DVC_EXP_BASELINE_REV")
     _git(tmp_path, "checkout", "-q", "-b", "feature")
     assert registry.not_main_line() == "git branch feature, not main"
+
+
+def test_a_real_dvc_exp_run_is_not_the_main_line(tmp_path: Path) -> None:
+    """DVC marks every stage of `dvc exp run` (DVC_EXP_NAME, DVC_EXP_BASELINE_REV); `dvc repro` on a
+    clean main is the main line. A tiny repository, real DVC (~10 s)."""
+    import os
+
+    import yaml
+
+    cmd = (f"{sys.executable} -c \"from actionrec.registry import not_main_line; "
+           f"open('out.txt', 'w').write(str(not_main_line()))\"")
+    (tmp_path / "params.yaml").write_text("x: 1\n")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": cmd, "params": ["x"], "outs": ["out.txt"]}}}))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DVC_NO_ANALYTICS": "1"}
+    for k in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_ROOT"):
+        env.pop(k, None)
+    dvc = [str(Path(sys.executable).parent / "dvc")]
+    _git(tmp_path, "init", "-q", "-b", "main")
+    subprocess.run([*dvc, "init", "-q"], cwd=tmp_path, env=env, check=True)
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "c")
+    subprocess.run([*dvc, "repro", "-q"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    assert (tmp_path / "out.txt").read_text() == "None"
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "lock")
+    subprocess.run([*dvc, "exp", "run", "-q", "-n", "trial-1", "-S", "x=2"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    assert (tmp_path / "out.txt").read_text() == "experiment trial-1 (dvc exp run)"
