@@ -191,9 +191,9 @@ def diff(root: Path) -> list[str]:
         missing = [d for d in want if d not in have]
         stale = sorted(d for d in have if is_code(d) and d not in want)
         if missing:
-            problems.append(f"dvc.yaml: stage {name} imports {', '.join(missing)} but does not list it in deps")
+            problems.append(f"dvc.yaml: stage {name} imports {', '.join(missing)} but does not list them in its deps")
         if stale:
-            problems.append(f"dvc.yaml: stage {name} lists {', '.join(stale)} in deps but does not import it")
+            problems.append(f"dvc.yaml: stage {name} lists {', '.join(stale)} in its deps but does not import them")
     return problems
 
 
