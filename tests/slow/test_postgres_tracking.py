@@ -158,15 +158,17 @@ def test_classical_stage_logs_to_postgres_server_and_alias_is_set(
     assert parents[0].data.tags["dvc.stage"] == "train_classical"
     assert all(r.info.status == "FINISHED" for r in runs)
 
-    # Register one of the stage's models through the server (the package stage's code) and
-    # point `champion` at it; then load it back by alias (artifacts come through the server).
+    # Register one of the stage's models through the server (the package stage's registry code)
+    # and promote it to `champion`; then load it back by alias (artifacts come through the server).
     run_id = json.loads((repo / "models/classical/lr.json").read_text())["mlflow_run_id"]
     register = (
-        "import json, sys; sys.path.insert(0, 'stages'); from package import register; "
-        f"print(json.dumps(register({run_id!r}, {REGISTERED!r}, {{'model.key': 'lr'}})))"
+        "import json; from actionrec import registry; "
+        f"r = registry.register({run_id!r}, {REGISTERED!r}, {{'metric': 'clip_accuracy', 'metric.value': '0.9'}}); "
+        f"d = registry.promote({REGISTERED!r}, str(r['version']), 0.5, 'clip_accuracy'); "
+        "print(json.dumps({**r, 'promoted': d.promoted}))"
     )
     registered = json.loads(run([sys.executable, "-c", register], repo, env=env).stdout.strip().splitlines()[-1])
-    assert registered["alias"] == "champion"
+    assert registered["promoted"], registered
     version = client.get_model_version_by_alias(REGISTERED, "champion")
     assert version.run_id == run_id and int(version.version) == registered["version"]
 
