@@ -14,7 +14,8 @@ What cannot run as written here is spelled out per block: ``subs`` replace text 
 instead of 5000/8000, 127.0.0.1 for a remote host, no webcam, the data subset), each of which must
 still be found in the block; ``long`` commands (each a prefix of a logical line) run only with
 ``ACTIONREC_DOCS=full`` (``make docs``) because they retrain beyond what ``make test`` affords, and
-``skip`` commands never run here, with the reason.
+``skip`` commands never run here, with the reason. Commands that need a webcam or a display must
+stop with their own message about the missing device (not a usage error).
 """
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ HOW: dict[str, How] = {
         expect=("lr-c05",)),
     ".venv/bin/actionrec reproduce <mlflow-run-id>     # a model's run, or the train_classical parent run": How(
         "demo", subs=(("<mlflow-run-id>", '"$(run_id classical-lr first)"'),), expect=("REPRODUCED",)),
+    '.venv/bin/actionrec run -m "lr C=0.5"          # commit the changed inputs, dvc repro, commit the results': How(
+        "demo"),
     "# on the scheduler machine": How(
         "demo",
         subs=(("0.0.0.0", "127.0.0.1"), ("SCHEDULER", "127.0.0.1"), ("8786", "$DASK_PORT"), ("--nworkers 4", "--nworkers 1"),
@@ -136,11 +139,12 @@ served() {  # served URL CMD...: start a server (own process group), wait until 
   done
   kill -KILL -- "-$pid"; cat "$DOCS_TMP/server.log"; return 1
 }
-no_camera() {  # no webcam here: the command must get as far as opening camera 0
+no_camera() {  # no webcam or display here: the command must stop on that, with its own message
   local out rc=0
   out=$("$@" 2>&1) || rc=$?
-  [[ $rc -ne 0 && $out == *"camera 0: cannot be opened"* ]] || { echo "$out"; return 1; }
-  echo "no camera here: $1 $2 stopped at opening camera 0"
+  [[ $rc -ne 0 && $out != *"usage:"* && ( $out == *"camera 0: cannot be opened"* || $out == *"no display"* ) ]] ||
+    { echo "$out"; return 1; }
+  echo "no camera here: $1 $2 stopped with: ${out##*error: }"
 }
 run_id() {  # run_id NAME [first]: the newest (or first) MLflow run called NAME in ./mlflow.db
   python - "$@" <<'EOF'
