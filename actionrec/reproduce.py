@@ -474,8 +474,9 @@ def run_pipeline(repo: Path, message: str, targets: list[str], force: bool = Fal
             "(fix and run again: the fix becomes the next commit)")
         return proc.returncode
     outputs = sorted(tracking._pipeline_outputs(repo))
-    status = _git(repo, "status", "--porcelain", "--untracked-files=all", "--", *outputs)
-    written = [line[3:] for line in status.splitlines() if line]
+    status = _run(["git", "status", "--porcelain", "-z", "--no-renames", "--untracked-files=all", "--", *outputs],
+                  repo).stdout  # not stripped: each entry is "XY path", and X may be a space
+    written = [entry[3:] for entry in status.split("\0") if entry]
     if written:
         results = _commit(repo, f"{message} (results)", written)
         out(f"results committed: {results[:12]} ({len(written)} files)")
