@@ -86,6 +86,7 @@ def main(params: Params) -> str:
     # The DVC metric (`dvc metrics show`, `dvc exp show` columns): the best model on the test
     # recordings that every model scores; per model figures are in metrics.json / leaderboard.md.
     write_json(REPORTS / "summary.json", {
+        "best": best["model"] if best else "",
         "test_clips": best["n_clips"] if best else 0,
         **({short: best[key] for short, key in SUMMARY.items()} if best else {}),
     })

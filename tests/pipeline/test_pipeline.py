@@ -45,6 +45,11 @@ def test_repro_writes_metrics_and_leaderboard(reproduced: tuple[Path, str]) -> N
     best = max(m["clip_accuracy"] for m in metrics.values())
     assert best > 0.5, f"no model beats chance clearly on the demo data: {metrics}"
     assert "| 1 |" in (repo / "reports/leaderboard.md").read_text()
+    summary = json.loads((repo / "reports/summary.json").read_text())  # the DVC metric: the common-set leader
+    leader = metrics[summary["best"]]["common"]
+    assert summary == {"best": summary["best"], "test_clips": leader["n_clips"], "clip_acc": leader["clip_accuracy"],
+                       "clip_f1": leader["clip_macro_f1"], "sample_acc": leader["sample_accuracy"]}
+    assert all(m["common"]["clip_macro_f1"] <= leader["clip_macro_f1"] for m in metrics.values() if "common" in m)
     for name in MODELS:
         assert (repo / f"reports/confusion/{name}.png").stat().st_size > 1000
     split = (repo / "data/processed/split.csv").read_text()
