@@ -173,52 +173,6 @@ def _stage_graph(wt: Path, stages: list[str]) -> list[str]:
     return sorted(upstream - set(stages))
 
 
-def _placeholder_runs(wt: Path, uri: str, reproduced_stage_outs: list[str]) -> None:
-    """Manifests of models the reproduction did not retrain name runs of the user's store; give
-    them placeholder runs in the throw-away store, so ``evaluate`` can log into them there."""
-    import mlflow
-
-    import yaml
-
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    params = yaml.safe_load((wt / "params.yaml").read_text()) or {}
-    name = (params.get("mlflow") or {}).get("experiment", "actionrec")  # evaluate logs into runs of it
-    exp = client.get_experiment_by_name(name)
-    exp_id = exp.experiment_id if exp else client.create_experiment(name, artifact_location=str(wt.parent / "mlruns"))
-    for manifest in sorted((wt / "models").glob("*/*.json")):
-        rel = manifest.relative_to(wt).as_posix()
-        if any(rel == o or rel.startswith(f"{o.rstrip('/')}/") for o in reproduced_stage_outs):
-            continue
-        try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict) or not data.get("mlflow_run_id"):
-            continue
-        try:
-            client.get_run(data["mlflow_run_id"])
-            continue  # made by this reproduction (an upstream stage that had to run)
-        except mlflow.exceptions.MlflowException:
-            pass
-        run = client.create_run(exp_id, run_name=f"placeholder-{data['mlflow_run_id']}",
-                                tags={"reproduce.placeholder_for": data["mlflow_run_id"]})
-        client.set_terminated(run.info.run_id)
-        data["mlflow_run_id"] = run.info.run_id
-        manifest.unlink()  # may be a link into the DVC cache: never write through it
-        manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def _stage_outs(wt: Path, stage: str) -> list[str]:
-    import yaml
-
-    spec = (yaml.safe_load((wt / "dvc.yaml").read_text()) or {}).get("stages", {}).get(stage) or {}
-    outs = []
-    for key in ("outs", "metrics", "plots"):
-        for out in spec.get(key) or []:
-            outs.append(next(iter(out)) if isinstance(out, dict) else str(out))
-    return outs
-
-
 # --------------------------------------------------------------------------- comparing
 
 
@@ -364,8 +318,6 @@ def reproduce(
         else:
             out("the run recorded no dvc.lock entry (older run): inputs not compared")
         for target in targets:
-            if target == EVALUATE_STAGE:
-                _placeholder_runs(wt, store, _stage_outs(wt, stage))
             proc = _run([dvc, "repro", "--force", "--single-item", "--no-commit", target], wt, env)
             for line in proc.stdout.splitlines():
                 if line.startswith(f"[{target}]"):
@@ -413,10 +365,9 @@ def _compare(client: Any, recorded_runs: list[Any], store: str, tol: float,
     import mlflow
 
     new = mlflow.MlflowClient(tracking_uri=store)
-    # Every run of the throw-away store but the placeholders is the reproduction's (commits older
-    # than the `reproduction.of` tag do not tag them).
-    reproduced = [r for e in new.search_experiments() for r in new.search_runs([e.experiment_id])
-                  if "reproduce.placeholder_for" not in r.data.tags]
+    # Every run of the throw-away store is the reproduction's (models it did not retrain have no
+    # run record there, so evaluate logs nothing for them).
+    reproduced = [r for e in new.search_experiments() for r in new.search_runs([e.experiment_id])]
     by_name = {(r.info.run_name, r.data.tags.get("dvc.stage")): r for r in reproduced}
     rows, ok, how = [], True, []
     for rec in recorded_runs:

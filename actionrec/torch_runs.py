@@ -12,9 +12,11 @@ from mlflow.models import infer_signature
 from torch import nn
 from torch.utils.data import Dataset
 
-from actionrec import ddp, tracking
+from actionrec import ddp, runrecord, tracking
 from actionrec.models.train import TrainConfig, fit, model_spec, plot_history, resolve_device, save_checkpoint
 from actionrec.stage import write_text
+
+WALL_CLOCK = ("seconds", "samples_per_s")  # history columns logged to MLflow only
 
 PIP = ("torch", "numpy")
 
@@ -77,7 +79,8 @@ def train_and_log(
         result = fit(model, train_ds, val_ds, cfg, on_epoch=lambda row: mlflow.log_metrics(
             {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])))
         history = pd.DataFrame(result.history)
-        write_text(curves_csv, history.to_csv(index=False))
+        # the curves file is git-tracked: only what training decides, not the machine's wall clock
+        write_text(curves_csv, history.drop(columns=list(WALL_CLOCK)).to_csv(index=False))
         png = curves_csv.with_suffix(".png")
         plot_history(result.history, png)
         mlflow.log_artifact(str(png), artifact_path="curves")
@@ -85,9 +88,10 @@ def train_and_log(
         mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(best["val_acc"]), "best_val_loss": float(best["val_loss"])})
         model = model.cpu().eval()
         full = {**manifest, **model_spec(model), "name": name, "model_file": "model.pt",
-                "mlflow_run_id": run.info.run_id, "lineage": tags, "device": result.device, "best_epoch": result.best_epoch}
+                "device": result.device, "best_epoch": result.best_epoch}
         weights = out_dir / "model.pt"
         save_checkpoint(model, weights, full)
+        runrecord.write(weights.with_suffix(".json"), run.info.run_id, tags)
         out = batch_proba(model, full["arch"], example)
         mlflow.pyfunc.log_model(
             name="model",

@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from actionrec import tracking
+from actionrec import runrecord, tracking
 from actionrec.corpus import load_recordings, model_inputs
 from actionrec.evaluation import FLAT, evaluate_predictions, fuse, leaderboard_markdown, plot_confusion, score_tables
 from actionrec.labels import LabelMap
@@ -59,7 +59,7 @@ def main(params: Params) -> str:
         key = model_key(manifest, pred.manifest)
         results[key] = evaluate_predictions(pred.predict_proba(inputs), y, clip_ids, pred.labels)
         kinds[key] = pred.kind
-        run_id = pred.manifest.get("mlflow_run_id")
+        run_id = runrecord.read(manifest).get("mlflow_run_id")
         try:
             runs[key] = client.get_run(run_id).info.run_id if run_id else None
         except mlflow.exceptions.MlflowException:

@@ -32,7 +32,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from actionrec import registry, tracking
+from actionrec import registry, runrecord, tracking
 from actionrec.pins import CPU_INDEX_LINE, cuda_only, public_version
 from actionrec.params import PackageParams, Params
 from actionrec.predictors import model_key, read_manifest
@@ -298,7 +298,6 @@ def _copy_model(c: Candidate, dest: Path) -> dict[str, Any]:
         "model_file": f"{kind_dir}/{model_file.name}",
         "sha256": tracking.file_sha256(model_file),
         "metrics": c.metrics,
-        "mlflow_run_id": c.manifest.get("mlflow_run_id"),
     }
 
 
@@ -334,7 +333,7 @@ def build_bundle(dest: Path, chosen: dict[str, Candidate], default: str, p: Pack
         "model_details": details,
         "selection": {"metric": p.min_metric, "quality_gate": p.quality_gate, "candidates": candidates},
         "registered_model": p.registered_model,
-        "lineage": {**tracking.git_state(), **tracking.data_versions()},
+        "data": tracking.data_versions(),
         "requirements": "requirements.txt",
         "entry_point": "live.py",
         "vendored": [f"actionrec/{rel}" for rel in vendored],
@@ -377,20 +376,25 @@ def main(params: Params) -> str:
     chosen, default = select(metrics, p)
     candidates = {c.key: c.value for c in _candidates(metrics, p.min_metric)}
     served = chosen[default]
-    if not served.manifest.get("mlflow_run_id"):
-        raise StageError(f"{served.manifest_path}: no mlflow_run_id; cannot register the packaged model")
+    served_run = runrecord.read(served.manifest_path).get("mlflow_run_id")
+    if not served_run:
+        raise StageError(f"{runrecord.path_for(served.manifest_path)}: no MLflow run recorded for the served model "
+                         f"(restored from a cache?); retrain it here: dvc repro --force {served.manifest_path.parent.name}")
     recordings = test_recordings(served.key)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=f".{OUT.name}.tmp-"))
     try:
         os.chmod(tmp, 0o755)
         manifest = build_bundle(tmp, chosen, default, p, candidates)
+        git = tracking.git_state()
         tags = {"model.key": served.key, "model.kind": served.kind, registry.METRIC: p.min_metric,
                 registry.VALUE: repr(served.value), registry.TEST_SET: registry.test_set_digest(recordings),
-                registry.TEST_N: str(len(set(recordings))), "git.commit": manifest["lineage"]["git.commit"]}
+                registry.TEST_N: str(len(set(recordings))), "git.commit": git["git.commit"]}
         if exp := registry.experiment_name():
             tags["dvc.exp_name"] = exp
-        registered = register(served.manifest["mlflow_run_id"], p.registered_model, tags)
+        registered = register(served_run, p.registered_model, tags)
+        runrecord.write(tmp / "manifest.json", served_run, {**git, **manifest["data"]}, models=json.dumps(
+            {kind: runrecord.read(c.manifest_path).get("mlflow_run_id") for kind, c in chosen.items()}))
         _swap_in(tmp, OUT)
     finally:
         if tmp.exists():

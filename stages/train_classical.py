@@ -13,7 +13,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-from actionrec import tracking
+from actionrec import runrecord, tracking
 from actionrec.corpus import load_recordings, training_inputs
 from actionrec.labels import LabelMap
 from actionrec.models.classical import PARAM_SECTIONS, TRUSTED_TYPES, classical_models, predict_proba, save_skops
@@ -98,9 +98,10 @@ def main(params: Params) -> str:
                     save_skops(pipe, OUT / f"{name}.skops")
                     write_json(OUT / f"{name}.json", {
                         "name": name, "kind": ts.kind, "model_file": f"{name}.skops", "labels": labels.labels,
-                        "features": common["features"], **ts.extra, "mlflow_run_id": run.info.run_id,
-                        "mlflow_parent_run_id": parent.info.run_id, "lineage": tags,
+                        "features": common["features"], **ts.extra,
                     })
+                    runrecord.write(OUT / f"{name}.json", run.info.run_id, run_tags,
+                                    mlflow_parent_run_id=parent.info.run_id)
                     summary.append(f"{name} {seconds:.1f}s")
     sizes = ", ".join(f"{len(ts.x)} {ts.name}" for ts in sets)
     return f"{sizes}, {sets[0].x.shape[1]} features/frame: " + ", ".join(summary)

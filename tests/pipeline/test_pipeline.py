@@ -9,6 +9,7 @@ import mlflow
 import numpy as np
 import pytest
 
+from actionrec import runrecord
 from tests.pipeline.conftest import run, tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
@@ -76,11 +77,12 @@ def test_mlflow_runs_have_lineage_and_loadable_models(reproduced: tuple[Path, st
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
     try:
-        manifest = json.loads((repo / "models/classical/rf.json").read_text())
-        model = mlflow.pyfunc.load_model(f"runs:/{manifest['mlflow_run_id']}/model")
+        rf_run = runrecord.read(repo / "models/classical/rf.json")["mlflow_run_id"]
+        model = mlflow.pyfunc.load_model(f"runs:/{rf_run}/model")
         proba = np.asarray(model.predict(np.zeros((3, 133), dtype=np.float32)))
         lstm = json.loads((repo / "models/lstm/model.json").read_text())
-        seq_model = mlflow.pyfunc.load_model(f"runs:/{lstm['mlflow_run_id']}/model")
+        lstm_run = runrecord.read(repo / "models/lstm/model.json")["mlflow_run_id"]
+        seq_model = mlflow.pyfunc.load_model(f"runs:/{lstm_run}/model")
         out = np.asarray(seq_model.predict(np.zeros((2, lstm["window"], 133), dtype=np.float32)))
     finally:
         mlflow.set_tracking_uri(previous)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from actionrec import runrecord
 from actionrec.pins import CPU_INDEX_LINE
 from actionrec.predictors import model_key, read_manifest
 from tests.pipeline.conftest import copy_repo, run, set_params, tree_digest
@@ -101,7 +102,6 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
         assert details["metrics"] == metrics[details["key"]]
         model_manifest = json.loads((bundle / rel).read_text())
         assert model_manifest["kind"] == kind
-        assert details["mlflow_run_id"] == model_manifest["mlflow_run_id"]
         model_file = bundle / details["model_file"]
         assert model_file.suffix in (".skops", ".pt")  # safe formats only
         assert hashlib.sha256(model_file.read_bytes()).hexdigest() == details["sha256"]
@@ -112,11 +112,16 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
         k: params["package"]["live"][k] for k in ("smoothing", "threshold")}}
     assert manifest["features"] == json.loads((repo / "models/classical/gb.json").read_text())["features"]
     assert manifest["window"] == json.loads((bundle / manifest["models"]["sequence"]).read_text())["window"]
-    assert re.fullmatch(r"[0-9a-f]{40}", manifest["lineage"]["git.commit"])
-    assert manifest["lineage"]["git.dirty"] in ("true", "false")
+    record = runrecord.read(bundle / "manifest.json")  # this checkout's lineage: outside DVC's hashes
+    assert re.fullmatch(r"[0-9a-f]{40}", record["lineage"]["git.commit"])
+    assert record["lineage"]["git.dirty"] in ("true", "false")
+    runs = json.loads(record["models"])  # the MLflow run of each bundled model, the served one first
+    assert set(runs) == set(manifest["models"]) and all(re.fullmatch(r"[0-9a-f]{32}", r) for r in runs.values())
+    assert record["mlflow_run_id"] == runs[manifest["live"]["default_model"]]
     for name in ("landmarks", "videos"):
         dvc = yaml.safe_load((repo / f"data/raw/{name}.dvc").read_text())
-        assert manifest["lineage"][f"data.{name}.md5"] == dvc["outs"][0]["md5"]
+        assert manifest["data"][f"data.{name}.md5"] == dvc["outs"][0]["md5"]
+        assert record["lineage"][f"data.{name}.md5"] == dvc["outs"][0]["md5"]
     assert not re.search(r"created|timestamp|\"time\"", json.dumps(manifest)), "the manifest must be deterministic"
 
     # vendored modules are the source tree's, byte for byte; no pickles, no bytecode
@@ -183,7 +188,7 @@ def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> Non
     details = manifest["model_details"][kind]
     uri = f"sqlite:///{repo / 'mlflow.db'}"
     version = _champion(repo, manifest["registered_model"])
-    assert version.run_id == details["mlflow_run_id"]
+    assert version.run_id == runrecord.read(repo / "models/package/manifest.json")["mlflow_run_id"]
     metric = manifest["selection"]["metric"]
     assert version.tags["metric"] == metric and float(version.tags["metric.value"]) == details["metrics"][metric]
     assert version.tags["promotion.decision"] == "promoted" and version.tags["model.key"] == details["key"]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from actionrec import runrecord
 from tests.pipeline.conftest import copy_repo, run, set_params
 
 pytestmark = pytest.mark.slow
@@ -160,7 +161,7 @@ def test_classical_stage_logs_to_postgres_server_and_alias_is_set(
 
     # Register one of the stage's models through the server (the package stage's registry code)
     # and promote it to `champion`; then load it back by alias (artifacts come through the server).
-    run_id = json.loads((repo / "models/classical/lr.json").read_text())["mlflow_run_id"]
+    run_id = runrecord.read(repo / "models/classical/lr.json")["mlflow_run_id"]
     register = (
         "import json; from actionrec import registry; "
         f"r = registry.register({run_id!r}, {REGISTERED!r}, {{'metric': 'clip_accuracy', 'metric.value': '0.9'}}); "
@@ -197,6 +198,5 @@ def test_lstm_stage_with_nproc_2_runs_under_torchrun_and_logs_one_run(
     experiment = client.get_experiment_by_name("actionrec")
     (lstm,) = client.search_runs([experiment.experiment_id], "tags.`model.name` = 'lstm'")
     assert lstm.data.tags["train.world_size"] == "2" and lstm.info.status == "FINISHED"
-    manifest = json.loads((repo / "models/lstm/model.json").read_text())
-    assert manifest["mlflow_run_id"] == lstm.info.run_id
+    assert runrecord.read(repo / "models/lstm/model.json")["mlflow_run_id"] == lstm.info.run_id
     assert len((repo / "reports/curves/lstm.csv").read_text().splitlines()) == 1 + 2  # header + 2 epochs
