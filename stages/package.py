@@ -377,9 +377,6 @@ def main(params: Params) -> str:
     candidates = {c.key: c.value for c in _candidates(metrics, p.min_metric)}
     served = chosen[default]
     served_run = runrecord.read(served.manifest_path).get("mlflow_run_id")
-    if not served_run:
-        raise StageError(f"{runrecord.path_for(served.manifest_path)}: no MLflow run recorded for the served model "
-                         f"(restored from a cache?); retrain it here: dvc repro --force {served.manifest_path.parent.name}")
     recordings = test_recordings(served.key)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=f".{OUT.name}.tmp-"))
@@ -392,22 +389,26 @@ def main(params: Params) -> str:
                 registry.TEST_N: str(len(set(recordings))), "git.commit": git["git.commit"]}
         if exp := registry.experiment_name():
             tags["dvc.exp_name"] = exp
-        registered = register(served_run, p.registered_model, tags)
-        runrecord.write(tmp / "manifest.json", served_run, {**git, **manifest["data"]}, models=json.dumps(
+        registered = register(served_run, p.registered_model, tags) if served_run else None
+        runrecord.write(tmp / "manifest.json", served_run or "", {**git, **manifest["data"]}, models=json.dumps(
             {kind: runrecord.read(c.manifest_path).get("mlflow_run_id") for kind, c in chosen.items()}))
         _swap_in(tmp, OUT)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+    picks = ", ".join(f"{k}={c.key} ({c.value:.3f})" for k, c in chosen.items())
+    summary = f"{picks} by {p.min_metric}; serving {default}; {len(manifest['vendored'])} modules vendored"
+    if registered is None:  # restored from the DVC cache or remote: its run is in another store
+        return (f"{summary}; not registered: {runrecord.path_for(served.manifest_path)} is missing, so the served "
+                f"model's MLflow run is not in {tracking.tracking_uri()} (champion unchanged; retrain it here to "
+                f"register it: dvc repro --force {served.manifest_path.parent.name})")
     version = str(registered["version"])
     if why := registry.not_main_line():
         decision = (registry.record_skip(p.registered_model, version, why) if registered["new"]
                     else f"champion unchanged: {why}; v{version} was registered before")
     else:
         decision = registry.promote(p.registered_model, version, p.quality_gate, p.min_metric).line
-    picks = ", ".join(f"{k}={c.key} ({c.value:.3f})" for k, c in chosen.items())
-    return (f"{picks} by {p.min_metric}; serving {default}; {len(manifest['vendored'])} modules vendored; "
-            f"registered {p.registered_model} v{version}; {decision}")
+    return f"{summary}; registered {p.registered_model} v{version}; {decision}"
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from actionrec import runrecord
 from tests.pipeline.conftest import copy_repo, run, set_params
 
 TEST_PARAMS = {
@@ -141,6 +142,9 @@ def workspace(source: PipelineRun, dest: Path, store: bool = True) -> Path:
     run(["dvc", "checkout", "-q", "--with-deps", "evaluate"], dest, env=env_for(dest))  # what the run made
     if store:
         copy_store(source.repo, dest)
+        for record in (source.repo / "models").glob(f"*/*{runrecord.SUFFIX}"):  # which runs made the models
+            if (dest / record.relative_to(source.repo)).parent.is_dir():  # outputs checked out above
+                shutil.copy2(record, dest / record.relative_to(source.repo))
     return dest
 
 
