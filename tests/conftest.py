@@ -27,6 +27,16 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 _TOOL_NOISE = ("__pycache__", ".pytest_cache", ".egg-info")
 
 
+def output_dir(env_var: str, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """``$env_var`` (set by a make target that refreshes kept artefacts in the repo), else a
+    temporary folder: tests write into the repository only when asked to."""
+    if env := os.environ.get(env_var):
+        folder = Path(env).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp(name)
+
+
 def worktree_state(root: Path) -> dict[str, str]:
     """What ``git status`` shows of ``root``: each changed or untracked path with a digest of its
     bytes (``deleted`` when gone), and each ignored file or folder git lists (a file by size and

@@ -4,10 +4,11 @@ Leaderboards and metrics of the runs go to a temporary folder, or to ``$ACTIONRE
 (set by ``make realdata-reports`` and ``make realdata-full``, which refresh reports/realdata/)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import output_dir
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -22,8 +23,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder the real-data leaderboards are kept in."""
-    if env := os.environ.get("ACTIONREC_REALDATA_RESULTS"):
-        folder = Path(env).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path_factory.mktemp("realdata-results")
+    return output_dir("ACTIONREC_REALDATA_RESULTS", tmp_path_factory, "realdata-results")
