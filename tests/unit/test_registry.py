@@ -21,9 +21,11 @@ def uri(tmp_path_factory: pytest.TempPathFactory):
     """One SQLite store for the module (creating one costs seconds); each test its own model name."""
     import mlflow
 
-    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+    root = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("t")
+    # artifacts in the temporary folder: the default (./mlruns) would write into the checkout
+    mlflow.set_experiment(experiment_id=mlflow.MlflowClient().create_experiment("t", artifact_location=str(root / "mlruns")))
     yield uri
     mlflow.set_tracking_uri(None)
 
