@@ -20,9 +20,10 @@ LOCK := requirements/lock-$(TORCH).txt
 
 # .installed names the lock it holds: switching TORCH reinstalls. --retries 1: an unreachable
 # extra index (the PyTorch CPU index behind a firewall) costs one failed lookup per package, not six.
+# The CUDA lock installs from PyPI alone (no pip config, no local wheel folder with a +cpu torch).
 $(VENV)/.installed: $(LOCK) pyproject.toml $(if $(filter-out $(LOCK),$(shell cat $(VENV)/.installed 2>/dev/null)),FORCE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --retries 1 -r $(LOCK)
+	$(if $(filter cuda,$(TORCH)),env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null) $(PY) -m pip install -q --retries 1 -r $(LOCK)
 	$(PY) -m pip install -q --no-deps -e .
 	echo $(LOCK) > $@
 

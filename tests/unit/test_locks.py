@@ -37,8 +37,9 @@ def test_one_lock_per_torch_target() -> None:
     assert {n for n in cuda if cuda_only(n)} >= {"triton", "nvidia-cudnn-cu13"}
     assert set(cpu) == {n for n in cuda if not cuda_only(n)}
     assert [n for n in cpu if n != "torch" and cpu[n].specifier != cuda[n].specifier] == [], "the locks disagree"
-    # the CUDA lock refuses the CPU build that a wheel folder or the CPU index could offer
-    assert not cuda["torch"].specifier.contains("2.13.0+cpu") and cuda["torch"].specifier.contains("2.13.0")
+    # the CUDA lock pins PyPI's build; `make setup TORCH=cuda` installs it from PyPI alone, where
+    # no local X+cpu build (a wheel folder, the CPU index) can match ==X
+    assert str(cuda["torch"].specifier) == "==2.13.0"
     assert cpu["torch"].specifier.contains("2.13.0+cpu")
 
 
@@ -46,7 +47,9 @@ def test_one_lock_per_torch_target() -> None:
 def test_make_setup_installs_the_lock_of_its_target(torch: str, lock: str, tmp_path: Path) -> None:
     proc = subprocess.run(["make", "-n", "-B", "setup", f"TORCH={torch}", f"VENV={tmp_path / 'venv'}",
                            f"PYTHON={sys.executable}"], cwd=REPO, capture_output=True, text=True, check=True)
-    assert f"-r requirements/{lock}" in proc.stdout, proc.stdout
+    install = next(line for line in proc.stdout.splitlines() if f"-r requirements/{lock}" in line)
+    pypi_only = install.startswith("env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null ")
+    assert pypi_only == (torch == "cuda"), install
 
 
 def test_make_refuses_an_unknown_target(tmp_path: Path) -> None:
