@@ -11,8 +11,8 @@ DEMO_VIDEOS = Path("data/raw/videos")
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from actionrec.demo.landmarks import generate_demo_landmarks
-    from actionrec.demo.videos import generate_demo_videos
+    from actionrec.data.demo.landmarks import generate_demo_landmarks
+    from actionrec.data.demo.videos import generate_demo_videos
 
     csvs = generate_demo_landmarks(args.landmarks, seed=args.seed)
     clips = generate_demo_videos(args.videos, seed=args.seed)
@@ -21,8 +21,8 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def _import_ucf101(args: argparse.Namespace) -> int:
-    from actionrec.params import load_params
-    from actionrec.videoset import import_ucf101
+    from actionrec.config.params import load_params
+    from actionrec.data.videoset import import_ucf101
 
     classes = args.classes or load_params(args.params).data.labels
     n = import_ucf101(args.src, args.splits, args.dest, classes)
@@ -40,8 +40,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from actionrec.live import BundleError
-    from actionrec.web.app import serve
+    from actionrec.serving.live import BundleError
+    from actionrec.serving.web.app import serve
 
     try:
         return serve(args.bundle, args.host, args.port, args.max_upload_mb)
@@ -51,13 +51,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
-    from actionrec.live import main as live_main
+    from actionrec.serving.live import main as live_main
 
     return live_main(args.args, prog="actionrec live")
 
 
 def _record(args: argparse.Namespace) -> int:
-    from actionrec.record import main as record_main
+    from actionrec.serving.record import main as record_main
 
     return record_main(args.args, prog="actionrec record")
 
@@ -108,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get 413")
     p.set_defaults(func=_serve)
 
-    from actionrec import compare, crossval, registry, reproduce  # light modules: their heavy imports are inside
+    from actionrec.lineage import compare
+    from actionrec.evaluation import crossval
+    from actionrec.packaging import registry
+    from actionrec.lineage import reproduce  # light modules: their heavy imports are inside
 
     reproduce.add_parser(sub)
     registry.add_parser(sub)

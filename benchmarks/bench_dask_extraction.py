@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from actionrec.extract import ClipRef, ExecutorParams, ExtractParams, discover_clips, run_extraction
+from actionrec.extraction.run import ClipRef, discover_clips, run_extraction
+from actionrec.config.extraction import ExecutorParams, ExtractParams
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101"
 

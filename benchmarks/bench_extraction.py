@@ -20,14 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actionrec.extract import (
-    ClipRef,
-    ExtractParams,
-    discover_clips,
-    extract_video_landmarks,
-    make_holistic,
-    run_extraction,
-)
+from actionrec.extraction.run import ClipRef, discover_clips, extract_video_landmarks, make_holistic, run_extraction
+from actionrec.config.extraction import ExtractParams
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101"
 

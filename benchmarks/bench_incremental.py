@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from actionrec.extract import ExtractParams, discover_clips, run_extraction
+from actionrec.extraction.run import discover_clips, run_extraction
+from actionrec.config.extraction import ExtractParams
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101"
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from actionrec.holistic import make_holistic
-from actionrec.live import BundleError, Recognizer, draw_overlay
-from actionrec.video import iter_frames
+from actionrec.media.holistic import make_holistic
+from actionrec.serving.live import BundleError, Recognizer, draw_overlay
+from actionrec.media.video import iter_frames
 
 REPO = Path(__file__).resolve().parents[1]
 UCF101 = REPO.parent / "shared" / "data" / "ucf101"

@@ -39,7 +39,8 @@ def peak_mb() -> float:
 
 
 def child_extract(kind: str, clips_root: Path, n: int, max_frames: int) -> dict:
-    from actionrec.extract import ClipParams, ExtractParams, discover_clips, run_extraction
+    from actionrec.extraction.run import discover_clips, run_extraction
+    from actionrec.config.extraction import ClipParams, ExtractParams
 
     clips = discover_clips(clips_root)
     step = max(1, len(clips) // n)
@@ -53,9 +54,10 @@ def child_extract(kind: str, clips_root: Path, n: int, max_frames: int) -> dict:
 def child_train(mode: str, data_dir: Path, n: int) -> dict:
     import pandas as pd
 
-    from actionrec.corpus import clip_files, clip_samples, write_clip_array
+    from actionrec.data.corpus import clip_files, clip_samples, write_clip_array
     from actionrec.models.convlstm import ConvLSTMClassifier
-    from actionrec.models.train import ClipDataset, TrainConfig, fit, seed_everything
+    from actionrec.training.loop import ClipDataset, fit, seed_everything
+    from actionrec.config.training import TrainConfig
 
     clips_dir = data_dir / f"clips-{n}"
     split = pd.read_csv(clips_dir / "split.csv", dtype={"session_id": str, "label": str})
@@ -85,7 +87,7 @@ def make_clip_set(data_dir: Path, n: int) -> None:
     import numpy as np
     import pandas as pd
 
-    from actionrec.extract import save_npz
+    from actionrec.extraction.run import save_npz
 
     out = data_dir / f"clips-{n}"
     rng = np.random.default_rng(n)

@@ -16,7 +16,8 @@ from torch.utils.data import Dataset
 
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
-from actionrec.models.train import ClipDataset, SequenceDataset, TrainConfig, fit, seed_everything
+from actionrec.training.loop import ClipDataset, SequenceDataset, fit, seed_everything
+from actionrec.config.training import TrainConfig
 
 
 Case = tuple[Callable[[], nn.Module], Dataset, int]

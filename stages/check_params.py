@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actionrec.params import Params
-from actionrec.stage import run_stage, write_text
+from actionrec.config.params import Params
+from actionrec.config.stage import run_stage
+from actionrec.core.io import write_text
 
 OUT = Path("data/processed/params.checked")
 

@@ -8,13 +8,15 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from actionrec import runrecord, tracking
-from actionrec.corpus import load_recordings, model_inputs
-from actionrec.evaluation import FLAT, evaluate_predictions, fuse, leaderboard_markdown, plot_confusion, score_tables
-from actionrec.labels import LabelMap
-from actionrec.params import Params
-from actionrec.predictors import load_predictor, model_key
-from actionrec.stage import run_stage, write_json, write_text
+from actionrec.lineage import runrecord
+from actionrec.lineage import tracking
+from actionrec.data.corpus import load_recordings, model_inputs
+from actionrec.evaluation.metrics import FLAT, evaluate_predictions, fuse, leaderboard_markdown, plot_confusion, score_tables
+from actionrec.core.labels import LabelMap
+from actionrec.config.params import Params
+from actionrec.models.predictors import load_predictor, model_key
+from actionrec.config.stage import run_stage
+from actionrec.core.io import write_json, write_text
 
 SPLIT = Path("data/processed/split.csv")
 MODELS = Path("models")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from actionrec.datasets import DataError
-from actionrec.extract import run_extraction
-from actionrec.params import Params
-from actionrec.stage import StageError, run_stage
-from actionrec.videoset import list_clips
+from actionrec.data.landmarks import DataError
+from actionrec.extraction.run import run_extraction
+from actionrec.config.params import Params
+from actionrec.config.stage import StageError, run_stage
+from actionrec.data.videoset import list_clips
 
 KINDS = {"landmarks": "extract_landmarks", "clips": "extract_clips"}
 

@@ -8,7 +8,7 @@ requirement pins (derived from what the bundled models' modules import: no torch
 scikit-learn bundle), a ``manifest.json`` and a ``live.py`` entry point; it is built beside
 ``models/package`` and swapped in whole. The served model is registered in the MLflow Model
 Registry (a version per run, tagged with its metric, test recordings and experiment); the alias
-``champion`` moves only on the main line and only by the rules of :mod:`actionrec.registry`.
+``champion`` moves only on the main line and only by the rules of :mod:`actionrec.packaging.registry`.
 Registry state stays in the MLflow store, not in git-tracked files or the bundle (which stays
 byte-identical across re-runs of the same inputs).
 """
@@ -32,12 +32,15 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from actionrec import registry, runrecord, tracking
-from actionrec.pins import CPU_INDEX_LINE, cuda_only, public_version
-from actionrec.params import PackageParams, Params
-from actionrec.predictors import model_key, read_manifest
-from actionrec.registry import register
-from actionrec.stage import StageError, run_stage, write_json, write_text
+from actionrec.packaging import registry
+from actionrec.lineage import runrecord
+from actionrec.lineage import tracking
+from actionrec.packaging.pins import CPU_INDEX_LINE, cuda_only, public_version
+from actionrec.config.params import PackageParams, Params
+from actionrec.models.predictors import model_key, read_manifest
+from actionrec.packaging.registry import register
+from actionrec.config.stage import StageError, run_stage
+from actionrec.core.io import swap_dir, write_json, write_text
 
 METRICS = Path("reports/metrics.json")
 PREDICTIONS = Path("reports/predictions")
@@ -45,17 +48,19 @@ MODELS = Path("models")
 OUT = MODELS / "package"
 SOURCE = Path("actionrec")
 KINDS = ("frame", "sequence", "clip")
-LIVE_KINDS = ("frame", "sequence")  # what actionrec.live runs on landmarks (not pixel clips)
+LIVE_KINDS = ("frame", "sequence")  # what actionrec.serving.live runs on landmarks (not pixel clips)
 # Safe on-disk formats only: skops for scikit-learn, a torch state_dict (loaded weights_only=True).
 SAFE_SUFFIXES = (".skops", ".pt")  # skops for scikit-learn, a torch state_dict: never pickle
 # The light modules live inference needs (no pandas, mlflow, dvc, GX, matplotlib); the models'
 # own modules only for the formats bundled, so that a scikit-learn bundle needs no torch.
 CORE_MODULES = (
-    "__init__.py", "schema.py", "features.py", "labels.py", "predictors.py", "recording.py",
-    "holistic.py", "live.py", "video.py", "models/__init__.py",
+    "__init__.py", "core/__init__.py", "core/schema.py", "core/features.py", "core/labels.py",
+    "core/recording.py", "core/io.py", "media/__init__.py", "media/holistic.py", "media/video.py",
+    "models/__init__.py", "models/predictors.py", "serving/__init__.py", "serving/live.py",
 )
 FORMAT_MODULES = {".skops": ("models/classical.py",),
-                  ".pt": ("ddp.py", "models/lstm.py", "models/convlstm.py", "models/train.py")}
+                  ".pt": ("config/__init__.py", "config/training.py", "training/__init__.py", "training/ddp.py",
+                          "models/lstm.py", "models/convlstm.py", "training/loop.py")}
 
 ENTRY_POINT = '''\
 """Live action recognition with this bundle (no actionrec install needed).
@@ -71,7 +76,7 @@ BUNDLE = Path(__file__).resolve().parent
 sys.path.insert(0, str(BUNDLE))  # the vendored actionrec, before any installed one
 sys.dont_write_bytecode = True  # no __pycache__ in the bundle (a DVC output)
 
-from actionrec.live import main  # noqa: E402
+from actionrec.serving.live import main  # noqa: E402
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
@@ -95,7 +100,7 @@ class Unpinned(importlib.abc.MetaPathFinder):  # installed here, but not in requ
 sys.meta_path.insert(0, Unpinned())
 for name in modules:
     importlib.import_module(name)
-from actionrec.predictors import load_predictor
+from actionrec.models.predictors import load_predictor
 for path in manifests:
     load_predictor(path)
 for name, module in sorted(sys.modules.items()):
@@ -344,17 +349,6 @@ def build_bundle(dest: Path, chosen: dict[str, Candidate], default: str, p: Pack
     return manifest
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp`` with two renames (the old bundle is removed afterwards)."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-        os.replace(out, old / out.name)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 # --------------------------------------------------------------------------- registry
 
 
@@ -392,7 +386,7 @@ def main(params: Params) -> str:
         registered = register(served_run, p.registered_model, tags) if served_run else None
         runrecord.write(tmp / "manifest.json", served_run or "", {**git, **manifest["data"]}, models=json.dumps(
             {kind: runrecord.read(c.manifest_path).get("mlflow_run_id") for kind, c in chosen.items()}))
-        _swap_in(tmp, OUT)
+        swap_dir(tmp, OUT)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

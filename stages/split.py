@@ -4,15 +4,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from actionrec.corpus import LANDMARKS_DIR, extracted_index, load_recordings
-from actionrec.params import Params
-from actionrec.split import check_no_leak, make_split, read_official_split, split_summary
-from actionrec.stage import run_stage, write_json, write_text
-from actionrec.validation import usable_clips
+from actionrec.data.corpus import LANDMARKS_DIR, extracted_index, load_recordings
+from actionrec.config.params import Params
+from actionrec.data.split import check_no_leak, make_split, read_official_split, split_summary
+from actionrec.config.stage import run_stage
+from actionrec.core.io import write_json, write_text
+from actionrec.data.validation import usable_clips
 
 OUT = Path("data/processed/split.csv")
 REPORT = Path("reports/split.json")
-log = logging.getLogger("actionrec.split")
+log = logging.getLogger("actionrec.data.split")
 
 
 @run_stage("split")

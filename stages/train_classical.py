@@ -13,12 +13,14 @@ import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-from actionrec import runrecord, tracking
-from actionrec.corpus import load_recordings, training_inputs
-from actionrec.labels import LabelMap
+from actionrec.lineage import runrecord
+from actionrec.lineage import tracking
+from actionrec.data.corpus import load_recordings, training_inputs
+from actionrec.core.labels import LabelMap
 from actionrec.models.classical import PARAM_SECTIONS, TRUSTED_TYPES, classical_models, predict_proba, save_skops
-from actionrec.params import Params
-from actionrec.stage import run_stage, write_json
+from actionrec.config.params import Params
+from actionrec.config.stage import run_stage
+from actionrec.core.io import write_json
 
 SPLIT = Path("data/processed/split.csv")
 OUT = Path("models/classical")

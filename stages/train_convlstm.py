@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from actionrec import ddp
-from actionrec.corpus import clip_files, write_clip_array
-from actionrec.extract import default_cache_dir
-from actionrec.labels import LabelMap
+from actionrec.training import ddp
+from actionrec.data.corpus import clip_files, write_clip_array
+from actionrec.extraction.run import default_cache_dir
+from actionrec.core.labels import LabelMap
 from actionrec.models.convlstm import ConvLSTMClassifier
-from actionrec.models.train import ClipDataset, seed_everything
-from actionrec.params import Params
-from actionrec.stage import StageError, run_stage, write_json, write_text
-from actionrec.torch_runs import train_and_log
+from actionrec.training.loop import ClipDataset, seed_everything
+from actionrec.config.params import Params
+from actionrec.config.stage import StageError, run_stage
+from actionrec.core.io import write_json, write_text
+from actionrec.training.torch_runs import train_and_log
 
 SPLIT = Path("data/processed/split.csv")
 OUT = Path("models/convlstm")

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from actionrec import ddp
-from actionrec.corpus import load_recordings, window_samples
-from actionrec.labels import LabelMap
+from actionrec.training import ddp
+from actionrec.data.corpus import load_recordings, window_samples
+from actionrec.core.labels import LabelMap
 from actionrec.models.lstm import LandmarkLSTM
-from actionrec.models.train import SequenceDataset, seed_everything
-from actionrec.params import Params
-from actionrec.stage import StageError, run_stage
-from actionrec.torch_runs import train_and_log
+from actionrec.training.loop import SequenceDataset, seed_everything
+from actionrec.config.params import Params
+from actionrec.config.stage import StageError, run_stage
+from actionrec.training.torch_runs import train_and_log
 
 SPLIT = Path("data/processed/split.csv")
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actionrec.corpus import LANDMARKS_DIR, extracted_index
-from actionrec.datasets import DataError, landmark_csvs, read_landmark_csv
-from actionrec.params import Params
-from actionrec.stage import StageError, run_stage
-from actionrec.validation import FileReport, format_failure, validate_clip_index, validate_landmark_table, write_reports
+from actionrec.data.corpus import LANDMARKS_DIR, extracted_index
+from actionrec.data.landmarks import DataError, landmark_csvs, read_landmark_csv
+from actionrec.config.params import Params
+from actionrec.config.stage import StageError, run_stage
+from actionrec.data.validation import FileReport, format_failure, validate_clip_index, validate_landmark_table, write_reports
 
 OUT = Path("reports/validation")
 

@@ -125,7 +125,7 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
     with ``coords`` shaped ``(rows, landmarks, 4)``; the layout follows from the landmark
     count. Session files get frame numbers per session and timestamps at 30 fps.
     """
-    from actionrec.schema import Layout, seed_columns, session_columns
+    from actionrec.core.schema import Layout, seed_columns, session_columns
 
     def _write(
         coords: np.ndarray,

@@ -17,9 +17,10 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from actionrec.core.io import write_bytes
 
 if TYPE_CHECKING:  # params.py pulls in the pipeline's heavy modules; the live bundle has none
-    from actionrec.params import ClassicalParams, ForestParams
+    from actionrec.config.params import ClassicalParams, ForestParams
 
 # Types beyond skops' defaults that our own pipelines contain (tree node storage and our
 # pooling steps), reviewed.
@@ -202,15 +203,7 @@ def canonical_skops(data: bytes) -> bytes:
 
 def save_skops(model: Pipeline, path: Path) -> None:
     """Write a fitted pipeline with skops (not pickle), atomically and byte-reproducibly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        Path(tmp).write_bytes(canonical_skops(sio.dumps(model)))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes(path, canonical_skops(sio.dumps(model)))
 
 
 def load_skops(path: Path) -> Pipeline:

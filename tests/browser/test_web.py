@@ -55,7 +55,7 @@ def bundle(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     stage = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = stage  # its dataclasses look their module up
     spec.loader.exec_module(stage)
-    from actionrec.params import load_params
+    from actionrec.config.params import load_params
 
     dest = tmp_path_factory.mktemp("bundle") / "package"
     dest.mkdir()
@@ -82,7 +82,7 @@ def clip(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def mixed_clip(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 5 s of video: one demo clip of each of three classes, back to back."""
-    from actionrec.video import iter_frames, video_fps, write_video
+    from actionrec.media.video import iter_frames, video_fps, write_video
 
     firsts = [sorted(d.glob("*.avi"))[0] for d in sorted((root / "data/raw/videos").iterdir()) if d.is_dir()][:3]
     if len(firsts) < 3:

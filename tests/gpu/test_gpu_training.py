@@ -8,14 +8,8 @@ from torch import nn
 
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
-from actionrec.models.train import (
-    ClipDataset,
-    SequenceDataset,
-    TrainConfig,
-    fit,
-    predict_proba,
-    seed_everything,
-)
+from actionrec.training.loop import ClipDataset, SequenceDataset, fit, predict_proba, seed_everything
+from actionrec.config.training import TrainConfig
 
 pytestmark = [
     pytest.mark.gpu,

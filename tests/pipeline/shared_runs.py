@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from actionrec import runrecord
+from actionrec.lineage import runrecord
 from tests.pipeline.conftest import copy_repo, run, set_params
 
 TEST_PARAMS = {

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from actionrec import runrecord
+from actionrec.lineage import runrecord
 from tests.pipeline import shared_runs
 from tests.pipeline.shared_runs import PipelineRun
 
@@ -80,8 +80,8 @@ def test_model_files_are_identical_and_run_identity_is_outside_them(run_a: Pipel
 
 
 def test_models_predict_identically(run_a: PipelineRun, run_b: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> None:
-    from actionrec.corpus import load_recordings, model_inputs
-    from actionrec.predictors import load_predictor
+    from actionrec.data.corpus import load_recordings, model_inputs
+    from actionrec.models.predictors import load_predictor
 
     monkeypatch.chdir(run_a.repo)  # the corpus readers use the pipeline's relative paths
     split = pd.read_csv("data/processed/split.csv", dtype={"session_id": str, "group": str, "label": str})

@@ -65,7 +65,7 @@ def _actionrec(ws: Path, *args: str) -> str:
 def test_every_stage_param_can_be_overridden(ws: Path) -> None:
     """`-S <stage>.<param>=<value>` is accepted for every stage's params and lands in the queued
     experiment's params.yaml with a value the typed params accept."""
-    from actionrec.params import Params
+    from actionrec.config.params import Params
 
     lock = yaml.safe_load((ws / "dvc.yaml").read_text())["stages"]
     assert {s for s, spec in lock.items() if spec.get("params")} == set(STAGE_PARAMS)

@@ -15,7 +15,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from actionrec import kernels
+from actionrec.core import kernels
 from tests.pipeline import shared_runs
 from tests.pipeline.shared_runs import PipelineRun, env_for, workspace
 

@@ -9,7 +9,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from actionrec import runrecord
+from actionrec.lineage import runrecord
 from tests.pipeline.conftest import run, tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]

@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from actionrec.dask_executor import DASK_ADDRESS_ENV, holistics_created
-from actionrec.demo.videos import generate_demo_videos
-from actionrec.extract import ClipParams, ExtractParams, discover_clips, run_extraction
+from actionrec.extraction.dask_executor import DASK_ADDRESS_ENV, holistics_created
+from actionrec.data.demo.videos import generate_demo_videos
+from actionrec.extraction.run import discover_clips, run_extraction
+from actionrec.config.extraction import ClipParams, ExtractParams
 
 distributed = pytest.importorskip("distributed")
 

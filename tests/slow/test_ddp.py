@@ -32,10 +32,11 @@ SCRIPT = textwrap.dedent(
 
     import numpy as np
 
-    from actionrec import ddp
+    from actionrec.training import ddp
     from actionrec.models.lstm import LandmarkLSTM
-    from actionrec.models.train import SequenceDataset, TrainConfig, seed_everything
-    from actionrec.torch_runs import train_and_log
+    from actionrec.training.loop import SequenceDataset, seed_everything
+    from actionrec.config.training import TrainConfig
+    from actionrec.training.torch_runs import train_and_log
 
     out, batch, nproc = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     ddp.relaunch_with_torchrun(nproc)  # exactly what the stages do with train.nproc

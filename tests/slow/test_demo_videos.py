@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from actionrec.demo.videos import CLASSES, generate_demo_videos
-from actionrec.extract import ExtractParams, discover_clips, run_extraction
-from actionrec.video import count_frames
+from actionrec.data.demo.videos import CLASSES, generate_demo_videos
+from actionrec.extraction.run import discover_clips, run_extraction
+from actionrec.config.extraction import ExtractParams
+from actionrec.media.video import count_frames
 
 
 def _digests(paths: list[Path], root: Path) -> dict[str, str]:

@@ -11,19 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actionrec import extract
-from actionrec.demo.videos import render_clip
-from actionrec.extract import (
-    ClipParams,
-    ClipRef,
-    ExtractParams,
-    recording_from_npz,
-    run_extraction,
-    save_npz,
-    ucf_group,
-)
-from actionrec.schema import Part, part_slice
-from actionrec.video import write_video
+from actionrec.extraction import run as extract
+from actionrec.data.demo.videos import render_clip
+from actionrec.extraction.run import ClipRef, recording_from_npz, run_extraction, save_npz, ucf_group
+from actionrec.config.extraction import ClipParams, ExtractParams
+from actionrec.core.schema import Part, part_slice
+from actionrec.media.video import write_video
 
 N_FRAMES = 10
 
@@ -169,7 +162,7 @@ def test_crash_keeps_previous_output_and_leaves_no_partial_files(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(extract, "_swap_in", interrupted)
+    monkeypatch.setattr(extract, "swap_dir", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_extraction([videos["Shake"]], out, cache, params, "clips")
     assert _npz_bytes(out) == before

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec import live
-from actionrec.features import FeatureSpec
-from actionrec.live import UNCERTAIN, FrameSource, predict_video
-from actionrec.predictors import Predictor, model_key, read_manifest
-from actionrec.video import count_frames, iter_frames
+from actionrec.serving import live
+from actionrec.core.features import FeatureSpec
+from actionrec.serving.live import UNCERTAIN, FrameSource, predict_video
+from actionrec.models.predictors import Predictor, model_key, read_manifest
+from actionrec.media.video import count_frames, iter_frames
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory, trained_demo: Path) -> Path
     import torch
 
     from actionrec.models.lstm import LandmarkLSTM
-    from actionrec.models.train import model_spec, save_checkpoint
+    from actionrec.training.loop import model_spec, save_checkpoint
 
     root = tmp_path_factory.mktemp("bundle")
     frame = _best_frame_manifest(trained_demo)
@@ -171,7 +171,7 @@ def test_file_source_is_lossless_by_default(demo_clips: list) -> None:
 def test_live_modules_import_no_heavy_dependencies() -> None:
     heavy = ["pandas", "mlflow", "dvc", "great_expectations", "matplotlib", "tqdm"]
     code = (
-        "import sys, actionrec.live, actionrec.record, actionrec.holistic; "
+        "import sys, actionrec.serving.live, actionrec.serving.record, actionrec.media.holistic; "
         f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

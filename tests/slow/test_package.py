@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import yaml
 
-from actionrec import runrecord
-from actionrec.pins import CPU_INDEX_LINE
-from actionrec.predictors import model_key, read_manifest
+from actionrec.lineage import runrecord
+from actionrec.packaging.pins import CPU_INDEX_LINE
+from actionrec.models.predictors import model_key, read_manifest
 from tests.pipeline.conftest import copy_repo, run, set_params, tree_digest
 
 pytestmark = pytest.mark.slow
@@ -141,7 +141,7 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     assert {"numpy", "opencv-contrib-python", "mediapipe", "protobuf", "scikit-learn", "skops", "pydantic"} <= lowered
     assert not {"pandas", "mlflow", "dvc", "great-expectations"} & lowered
     uses_torch = any(details["model_file"].endswith(".pt") for details in manifest["model_details"].values())
-    assert ("torch" in lowered) == uses_torch == ("actionrec/models/train.py" in manifest["vendored"]) == (CPU_INDEX_LINE in lines)
+    assert ("torch" in lowered) == uses_torch == ("actionrec/training/loop.py" in manifest["vendored"]) == (CPU_INDEX_LINE in lines)
     assert not [n for n in lowered if n.startswith("nvidia-") or n == "triton"]
 
 
@@ -180,7 +180,7 @@ def test_quality_gate_refuses_with_every_candidates_numbers(packaged: tuple[Path
 def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> None:
     import mlflow
 
-    from actionrec.predictors import load_predictor
+    from actionrec.models.predictors import load_predictor
 
     repo, _ = packaged
     manifest = _manifest(repo)

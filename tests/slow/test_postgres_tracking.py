@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from actionrec import runrecord
+from actionrec.lineage import runrecord
 from tests.pipeline.conftest import copy_repo, run, set_params
 
 pytestmark = pytest.mark.slow
@@ -163,7 +163,7 @@ def test_classical_stage_logs_to_postgres_server_and_alias_is_set(
     # and promote it to `champion`; then load it back by alias (artifacts come through the server).
     run_id = runrecord.read(repo / "models/classical/lr.json")["mlflow_run_id"]
     register = (
-        "import json; from actionrec import registry; "
+        "import json; from actionrec.packaging import registry; "
         f"r = registry.register({run_id!r}, {REGISTERED!r}, {{'metric': 'clip_accuracy', 'metric.value': '0.9'}}); "
         f"d = registry.promote({REGISTERED!r}, str(r['version']), 0.5, 'clip_accuracy'); "
         "print(json.dumps({**r, 'promoted': d.promoted}))"

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 from packaging.requirements import Requirement
 
-from actionrec.pins import CPU_INDEX, CPU_INDEX_LINE, canonical, cuda_only, public_version, pypi_only_env
+from actionrec.packaging.pins import CPU_INDEX, CPU_INDEX_LINE, canonical, cuda_only, public_version, pypi_only_env
 from stages import package
 
 pytestmark = pytest.mark.slow

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec.datasets import read_landmark_csv
-from actionrec.demo.videos import render_clip
-from actionrec.params import load_params
-from actionrec.record import main, record
-from actionrec.schema import CsvFormat, Layout
-from actionrec.validation import ValidationParams, validate_landmark_table
-from actionrec.video import iter_frames, write_video
+from actionrec.data.landmarks import read_landmark_csv
+from actionrec.data.demo.videos import render_clip
+from actionrec.config.params import load_params
+from actionrec.serving.record import main, record
+from actionrec.core.schema import CsvFormat, Layout
+from actionrec.data.validation import validate_landmark_table
+from actionrec.config.validation import ValidationParams
+from actionrec.media.video import iter_frames, write_video
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +126,7 @@ def test_window_mode_keys_start_stop_and_switch_takes(
     """SPACE at frame 2, key 2 at frame 12 (new take, new label), SPACE at 22, q at 30."""
     import cv2
 
-    from actionrec import record as record_module
+    from actionrec.serving import record as record_module
 
     keys = iter([-1, -1, ord(" ")] + [-1] * 9 + [ord("2")] + [-1] * 9 + [ord(" ")] + [-1] * 7 + [ord("q")])
     shown: list[np.ndarray] = []

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from actionrec.models.classical import AppearancePooling, build_appearance_pipeline, load_skops, save_skops
-from actionrec.params import ClassicalParams, load_params
+from actionrec.config.params import ClassicalParams, load_params
 
 T, S = 6, 32
 

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from actionrec.labels import LabelMap
+from actionrec.core.labels import LabelMap
 from actionrec.models.classical import (
     APPEARANCE_MODEL,
     PARAM_SECTIONS,
@@ -22,7 +22,7 @@ from actionrec.models.classical import (
     predict_proba,
     save_skops,
 )
-from actionrec.params import ClassicalParams, load_params
+from actionrec.config.params import ClassicalParams, load_params
 
 REPO_CLASSICAL = load_params(Path(__file__).resolve().parents[2] / "params.yaml").classical.model_dump()
 SMALL = ClassicalParams.model_validate({

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from actionrec.codedeps import diff, expected_deps, import_closure, rewrite_deps, source_digest
+from actionrec.core.imports import import_closure, source_digest
+from actionrec.lineage.codedeps import diff, expected_deps, rewrite_deps
 
 
 def test_every_stage_lists_the_modules_it_imports(repo: Path) -> None:
     """The import closure of each stage's module (and of the bundle's vendored modules for
-    `package`) is in its deps, and no code dep is stale; remedy: python -m actionrec.codedeps."""
+    `package`) is in its deps, and no code dep is stale; remedy: python -m actionrec.lineage.codedeps."""
     assert diff(repo) == []
 
 
@@ -87,8 +88,8 @@ def package_copy(tmp_path: Path, repo: Path) -> Path:
 
 
 def test_code_digest_changes_with_code_not_comments(package_copy: Path) -> None:
-    extract = package_copy / "actionrec" / "extract.py"
-    video = package_copy / "actionrec" / "video.py"  # imported by extract.py
+    extract = package_copy / "actionrec" / "extraction" / "run.py"
+    video = package_copy / "actionrec" / "media" / "video.py"  # imported by the extractor
     before = source_digest(package_copy, extract)
     video.write_text(video.read_text() + "\n# a comment\n")
     assert source_digest(package_copy, extract) == before
@@ -98,7 +99,7 @@ def test_code_digest_changes_with_code_not_comments(package_copy: Path) -> None:
 
 def cache_key_of(root: Path) -> str:
     """extract.cache_key of one clip, computed by the package under ``root`` (no MediaPipe run)."""
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import actionrec.extract as e; "
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import actionrec.extraction.run as e; "
             "assert e.__file__.startswith(sys.argv[1]), e.__file__; "
             "print(json.dumps(e.cache_key('ab' * 32, e.ExtractParams(), 'landmarks')))")
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
@@ -107,6 +108,6 @@ def cache_key_of(root: Path) -> str:
 
 def test_cache_key_changes_when_extraction_code_changes(package_copy: Path) -> None:
     before = cache_key_of(package_copy)
-    holistic = package_copy / "actionrec" / "holistic.py"  # the MediaPipe wrapper, not extract.py itself
+    holistic = package_copy / "actionrec" / "media" / "holistic.py"  # the MediaPipe wrapper, not the extractor itself
     holistic.write_text(holistic.read_text() + "\nMODEL_COMPLEXITY = 1\n")
     assert cache_key_of(package_copy) != before

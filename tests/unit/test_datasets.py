@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec.datasets import DataError, landmark_csvs, read_landmark_csv, recordings_from_file
-from actionrec.schema import CsvFormat, Layout, seed_columns
+from actionrec.data.landmarks import DataError, landmark_csvs, read_landmark_csv, recordings_from_file
+from actionrec.core.schema import CsvFormat, Layout, seed_columns
 
 
 def sha256(path: Path) -> str:
@@ -187,7 +187,7 @@ def test_short_row_rejected_with_its_row_number(write_csv, random_landmarks, cap
     path = write_csv(coords, "A", fmt=fmt, name="short.csv")
     # data row 3 (file line 4) loses all but its first 10 fields
     edit_lines(path, lambda lines: lines.__setitem__(3, ",".join(lines[3].split(",")[:10])))
-    with caplog.at_level(logging.WARNING, logger="actionrec.datasets"):
+    with caplog.at_level(logging.WARNING, logger="actionrec.data.landmarks"):
         lf = read_landmark_csv(path)
     assert [r["line"] for r in lf.rejected] == [3]
     assert "10 fields" in lf.rejected[0]["reason"]

@@ -10,14 +10,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from actionrec.corpus import frame_samples
-from actionrec.datasets import read_landmark_csv, recordings_from_file
-from actionrec.demo.landmarks import CLASSES, generate_demo_landmarks
-from actionrec.features import FeatureSpec
+from actionrec.data.corpus import frame_samples
+from actionrec.data.landmarks import read_landmark_csv, recordings_from_file
+from actionrec.data.demo.landmarks import CLASSES, generate_demo_landmarks
+from actionrec.core.features import FeatureSpec
 from actionrec.models.classical import build_pipelines
-from actionrec.params import ClassicalParams, SplitParams, load_params
-from actionrec.schema import CsvFormat, Layout
-from actionrec.split import check_no_leak, make_split
+from actionrec.config.params import ClassicalParams, SplitParams, load_params
+from actionrec.core.schema import CsvFormat, Layout
+from actionrec.data.split import check_no_leak, make_split
 
 SUBJECTS = 5
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actionrec.evaluation import evaluate_predictions, fuse, leaderboard_markdown, score_tables, recording_set_id
-from actionrec.labels import LabelMap
+from actionrec.evaluation.metrics import evaluate_predictions, fuse, leaderboard_markdown, score_tables, recording_set_id
+from actionrec.core.labels import LabelMap
 
 LABELS = LabelMap(["a", "b"])
 

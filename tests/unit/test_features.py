@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from actionrec.features import FeatureSpec, transform
-from actionrec.schema import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, Layout, Part, part_slice
+from actionrec.core.features import FeatureSpec, transform
+from actionrec.core.schema import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, Layout, Part, part_slice
 
 
 def rotate_xy(coords: np.ndarray, theta: float, pivot=(0.5, 0.5)) -> np.ndarray:

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from actionrec import kernels
-from actionrec.reproduce import comparison
+from actionrec.core import kernels
+from actionrec.lineage.reproduce import comparison
 
 # What an AVX2-only x86-64 machine gives the libraries natively (simulated on this one).
 AVX2_MACHINE = {"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -21,7 +21,7 @@ KERNEL_VARS = {*kernels.PINNED, *AVX2_MACHINE, kernels.NATIVE_SWITCH}
 # BLAS solve, after `import stages` (what `python -m stages.<name>` does first).
 PROBE = """
 import hashlib, json, stages, numpy as np, torch
-from actionrec.kernels import fingerprint
+from actionrec.core.kernels import fingerprint
 torch.manual_seed(0)
 lstm, head, conv = torch.nn.LSTM(40, 64, 2, batch_first=True), torch.nn.Linear(64, 4), torch.nn.Conv2d(3, 8, 3)
 params = [*lstm.parameters(), *head.parameters(), *conv.parameters()]

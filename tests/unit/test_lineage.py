@@ -12,7 +12,9 @@ import mlflow
 import pytest
 import yaml
 
-from actionrec import compare, reproduce, tracking
+from actionrec.lineage import compare
+from actionrec.lineage import reproduce
+from actionrec.lineage import tracking
 
 VENV_BIN = Path(sys.executable).parent
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
@@ -91,7 +93,7 @@ def test_lineage_tags(dvc_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert tags["dvc.lock.md5"] == tracking.lock_fingerprint(tracking.stage_lock_entry("train"))
     assert tags["pkg.mlflow"] == mlflow.__version__ and tags["data.dirty"] == "false"
     assert all(len(v) <= tracking.MAX_TAG for v in tags.values())
-    # what decides the bits (actionrec.kernels): this pytest process was not pinned
+    # what decides the bits (actionrec.core.kernels): this pytest process was not pinned
     assert tags["kernels.device"] == "cpu" and len(tags["kernels.fingerprint"]) == 32
     assert {"kernels.aten", "kernels.openblas", "kernels.threads", "kernels.torch", "kernels.numpy"} <= set(tags)
 
@@ -131,7 +133,7 @@ def test_metrics_added_to_a_finished_run_keep_its_duration(tmp_path: Path) -> No
 
 LOG_ONE_RUN = """
 import sys, mlflow
-from actionrec import tracking
+from actionrec.lineage import tracking
 exp = tracking.setup("actionrec")
 with mlflow.start_run() as run:
     mlflow.log_text("x", sys.argv[1])
@@ -258,7 +260,7 @@ def test_run_commits_inputs_then_results_so_runs_are_clean(dvc_repo: Path) -> No
     """`actionrec run`: params changed -> one command -> a run recorded on a clean commit that
     holds exactly its inputs, the results in the next commit, nothing left to commit."""
     (dvc_repo / "train.py").write_text((dvc_repo / "train.py").read_text() + (
-        "from actionrec import tracking\n"
+        "from actionrec.lineage import tracking\n"
         "json.dump(tracking.git_state(), open('state.json', 'w'))\n"))
     spec = yaml.safe_load((dvc_repo / "dvc.yaml").read_text())
     spec["stages"]["train"]["outs"] = [{"state.json": {"cache": False}}]

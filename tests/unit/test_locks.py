@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from actionrec.pins import CPU_INDEX_LINE, canonical, cuda_only
+from actionrec.packaging.pins import CPU_INDEX_LINE, canonical, cuda_only
 
 REPO = Path(__file__).resolve().parents[2]
 LOCKS = sorted((REPO / "requirements").glob("lock*.txt"))

@@ -12,21 +12,8 @@ from pydantic import ValidationError
 
 from actionrec.models.convlstm import ConvLSTMCell, ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
-from actionrec.models.train import (
-    ClipDataset,
-    SequenceDataset,
-    TrainConfig,
-    batch_to_inputs,
-    build_model,
-    fit,
-    load_checkpoint,
-    model_spec,
-    plot_history,
-    predict_proba,
-    resolve_device,
-    save_checkpoint,
-    seed_everything,
-)
+from actionrec.training.loop import ClipDataset, SequenceDataset, batch_to_inputs, build_model, fit, load_checkpoint, model_spec, plot_history, predict_proba, resolve_device, save_checkpoint, seed_everything
+from actionrec.config.training import TrainConfig
 
 TIMING_KEYS = {"seconds", "samples_per_s"}
 

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
-from actionrec.params import Params, ParamsError, load_params
+from actionrec.config.params import Params, ParamsError, load_params
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec import registry
+from actionrec.packaging import registry
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "actionrec-live"
@@ -126,7 +126,7 @@ def test_a_real_dvc_exp_run_is_not_the_main_line(tmp_path: Path) -> None:
 
     import yaml
 
-    cmd = (f"{sys.executable} -c \"from actionrec.registry import not_main_line; "
+    cmd = (f"{sys.executable} -c \"from actionrec.packaging.registry import not_main_line; "
            f"open('out.txt', 'w').write(str(not_main_line()))\"")
     (tmp_path / "params.yaml").write_text("x: 1\n")
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": cmd, "params": ["x"], "outs": ["out.txt"]}}}))

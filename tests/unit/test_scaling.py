@@ -8,11 +8,12 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from actionrec import ddp
-from actionrec.corpus import write_clip_array
-from actionrec.dask_executor import DASK_ADDRESS_ENV, scheduler_address
-from actionrec.extract import ClipParams, ExecutorParams, ExtractParams, cache_key, save_npz
-from actionrec.models.train import ClipDataset, _loader
+from actionrec.training import ddp
+from actionrec.data.corpus import write_clip_array
+from actionrec.extraction.dask_executor import DASK_ADDRESS_ENV, scheduler_address
+from actionrec.extraction.run import cache_key, save_npz
+from actionrec.config.extraction import ClipParams, ExecutorParams, ExtractParams
+from actionrec.training.loop import ClipDataset, _loader
 
 
 def test_executor_params_are_typed_and_never_part_of_the_cache_key(monkeypatch) -> None:

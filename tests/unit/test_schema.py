@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from actionrec.schema import (
+from actionrec.core.schema import (
     FACE_N,
     HAND_N,
     POSE_N,

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actionrec.corpus import frame_samples, window_samples
-from actionrec.datasets import DataError
-from actionrec.features import FeatureSpec
-from actionrec.params import SplitParams
-from actionrec.recording import Recording
-from actionrec.split import (
+from actionrec.data.corpus import frame_samples, window_samples
+from actionrec.data.landmarks import DataError
+from actionrec.core.features import FeatureSpec
+from actionrec.config.params import SplitParams
+from actionrec.core.recording import Recording
+from actionrec.data.split import (
     COLUMNS,
     LeakySplitWarning,
     check_no_leak,

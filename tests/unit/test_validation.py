@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from actionrec.schema import (
+from actionrec.core.schema import (
     CsvFormat,
     CsvSchema,
     Layout,
@@ -17,17 +17,8 @@ from actionrec.schema import (
     seed_columns,
     session_columns,
 )
-from actionrec.validation import (
-    CheckResult,
-    ClipValidationParams,
-    FileReport,
-    ValidationParams,
-    format_failure,
-    usable_clips,
-    validate_clip_index,
-    validate_landmark_table,
-    write_reports,
-)
+from actionrec.data.validation import CheckResult, FileReport, format_failure, usable_clips, validate_clip_index, validate_landmark_table, write_reports
+from actionrec.config.validation import ClipValidationParams, ValidationParams
 
 LABELS = ["wave", "clap"]
 BETWEEN = "expect_column_values_to_be_between"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec.video import (
+from actionrec.media.video import (
     VideoError,
     count_frames,
     iter_frames,

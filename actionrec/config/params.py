@@ -1,0 +1,228 @@
+"""Typed view of params.yaml: a wrong, missing or unknown key fails at once, naming the key.
+
+params.yaml is the only source of values: :func:`load_params` refuses a file that leaves any
+key out, so no code default ever reaches a stage. Models used with more than one set of values
+(forests, training loops) or only by the pipeline have no defaults; the few small models that
+library callers build by hand (features, extraction, validation, split) keep defaults, and a
+test checks that each equals params.yaml.
+"""
+from __future__ import annotations
+
+import reprlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from actionrec.config.extraction import ClipParams, ExtractParams
+from actionrec.core.features import FeatureSpec
+from actionrec.config.training import TrainConfig
+from actionrec.config.validation import ClipValidationParams, ValidationParams
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataParams(Strict):
+    landmarks_dir: Path
+    videos_dir: Path
+    labels: list[str] = Field(min_length=2)
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[str]) -> list[str]:
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be unique, got {labels}")
+        return labels
+
+
+class SplitParams(Strict):
+    strategy: Literal["group", "random_frames"] = "group"
+    test_size: float = Field(0.3, gt=0, lt=1)
+    val_size: float = Field(0.2, gt=0, lt=1)
+    purge_frames: int = Field(10, ge=0)
+    official_split: int | None = Field(1, ge=1, le=3)
+
+
+class ValidateParams(Strict):
+    landmarks: ValidationParams
+    clips: ClipValidationParams
+
+
+class LogRegParams(Strict):
+    C: float = Field(gt=0)
+    max_iter: int = Field(ge=1)
+
+
+class RidgeParams(Strict):
+    alpha: float = Field(gt=0)
+
+
+class ForestParams(Strict):
+    n_estimators: int = Field(ge=1)
+    max_depth: int | None = Field(ge=1)
+    min_samples_leaf: int = Field(ge=1)
+
+
+class BoostingParams(Strict):
+    n_estimators: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    max_depth: int = Field(ge=1)
+    subsample: float = Field(gt=0, le=1)
+
+
+class ClassicalParams(Strict):
+    lr: LogRegParams
+    ridge: RidgeParams
+    rf: ForestParams
+    gb: BoostingParams
+    pooled_rf: ForestParams = Field(description="forest of pooled-rf")
+    appearance: ForestParams = Field(description="forest of appearance-rf")
+    max_train_frames: int | None = Field(ge=1)
+    pooled_window: int = Field(ge=2)
+    pooled_stride: int = Field(ge=1)
+
+
+class LstmParams(Strict):
+    window: Literal[20, 30, 60]
+    stride: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    layers: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    train: TrainConfig
+
+
+class ConvLstmParams(Strict):
+    hidden: list[int] = Field(min_length=1)
+    kernel: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    train: TrainConfig
+
+
+Metric = Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"]
+
+
+class EvaluateParams(Strict):
+    rank_by: Metric
+    fusion: list[str] = Field(
+        description="leaderboard keys whose clip probabilities are averaged into the model 'fusion'",
+    )
+
+    @field_validator("fusion")
+    @classmethod
+    def _at_least_two(cls, keys: list[str]) -> list[str]:
+        if len(keys) == 1 or len(set(keys)) != len(keys):
+            raise ValueError(f"fusion needs two or more distinct models (or none), got {keys}")
+        return keys
+
+
+class MlflowParams(Strict):
+    experiment: str
+
+
+class PackageLiveParams(Strict):
+    """How the packaged bundle recognises live: which model, how much smoothing, when to say 'unsure'."""
+
+    default_model: Literal["auto", "frame", "sequence"]  # live runs on landmarks
+    smoothing: int = Field(ge=1)
+    threshold: float = Field(ge=0, le=1)
+
+
+class PackageParams(Strict):
+    min_metric: Metric
+    quality_gate: float = Field(ge=0, le=1)
+    live: PackageLiveParams
+    registered_model: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ReproduceParams(Strict):
+    """``actionrec reproduce``: runs trained on the CPU must agree exactly; on a GPU within this."""
+
+    tolerance: float = Field(ge=0)
+
+
+class Params(Strict):
+    """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map) and
+    ``lstm.train.seed`` / ``convlstm.train.seed`` from the top-level ``seed`` (one seed)."""
+
+    seed: int = Field(description="drives every stage's randomness")
+    data: DataParams
+    validate_: ValidateParams = Field(alias="validate")
+    split: SplitParams
+    features: FeatureSpec
+    extract_landmarks: ExtractParams
+    extract_clips: ClipParams
+    classical: ClassicalParams
+    lstm: LstmParams
+    convlstm: ConvLstmParams
+    evaluate: EvaluateParams
+    mlflow: MlflowParams
+    package: PackageParams
+    reproduce: ReproduceParams
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_shared(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        labels = (raw.get("data") or {}).get("labels")
+        for section in ("landmarks", "clips"):
+            checks = (raw.get("validate") or {}).get(section)
+            if isinstance(checks, dict):
+                if "labels" in checks:
+                    raise ValueError(f"validate.{section}.labels: remove it; labels come from data.labels")
+                raw["validate"][section] = {**checks, "labels": labels}
+        for section in ("lstm", "convlstm"):
+            train = (raw.get(section) or {}).get("train")
+            if isinstance(train, dict):
+                if "seed" in train:
+                    raise ValueError(f"{section}.train.seed: remove it; every stage uses the top-level seed")
+                raw[section]["train"] = {**train, "seed": raw.get("seed")}
+        return raw
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing, unparsable, or has a wrong key or value."""
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid parameters"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        lines.append(f"  {key}: {e['msg']} (got {reprlib.repr(e.get('input'))})")
+    return "\n".join(lines)
+
+
+def unset_keys(model: BaseModel, prefix: str = "") -> list[str]:
+    """Dotted keys that ``model`` took from a code default instead of the file, at any depth."""
+    missing = []
+    for name, field in type(model).model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        if name not in model.model_fields_set:
+            missing.append(key)
+        elif isinstance(value := getattr(model, name), BaseModel):
+            missing += unset_keys(value, f"{key}.")
+    return missing
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and check params.yaml: every key known, well typed and present."""
+    path = Path(path)
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_describe(err, path)) from None
+    if missing := unset_keys(params):
+        raise ParamsError(f"{path}: missing key(s) {', '.join(missing)}: add them with their values "
+                          "(params.yaml is the only source of parameters)")
+    return params

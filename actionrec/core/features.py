@@ -1,0 +1,126 @@
+"""The ONE feature transform, shared by training, evaluation, live inference and the web app.
+
+``transform`` maps landmarks ``(frames, landmarks, 4)`` to a feature matrix ``(frames, F)``:
+
+* ``none``: the raw seed features (x, y, z, v of each selected landmark, file order);
+* ``body_centred``: x, y, z translated by the shoulder midpoint and divided by the body scale
+  (the larger of shoulder width and torso length: shoulder width alone collapses when the
+  person turns sideways), so stepping around or towards/away from the camera does not change
+  the features;
+* ``body_aligned``: ``body_centred`` plus an in-plane rotation that levels the shoulders, so a
+  tilted camera does not change them either.
+
+With ``trajectory``, three more columns keep what the normalisation removes: where the body
+is in the image (shoulder midpoint x, y) and how big (the body scale), so pooled statistics
+see walking, running and jumping.
+
+Missing parts (NaN) become 0 after the transform, with one 0/1 "detected" flag per part (taken
+from the input, before normalising), so models never see NaN. Without shoulders there is no
+body frame: the normalised kinds then give zeros for every part of that frame.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from actionrec.core.schema import (
+    CHANNELS,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+    Layout,
+    Part,
+    part_slice,
+)
+
+_EPS = 1e-6
+TRAJECTORY_NAMES = ("body_x", "body_y", "body_scale")
+
+
+class FeatureSpec(BaseModel):
+    """Which landmarks become features, and how they are normalised."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["none", "body_centred", "body_aligned"] = "body_centred"
+    parts: list[Part] = Field(default_factory=lambda: [Part.POSE], min_length=1)
+    visibility: bool = True
+    trajectory: bool = False
+
+    def required_layout(self) -> Layout:
+        """The smallest layout that holds every selected part."""
+        for layout in Layout:
+            if set(self.parts) <= set(layout.parts):
+                return layout
+        raise AssertionError("unreachable: HOLISTIC_HANDS holds every part")
+
+    def check_layout(self, layout: Layout, source: str = "input") -> None:
+        missing = [p.value for p in self.parts if p not in layout.parts]
+        if missing:
+            raise ValueError(
+                f"{source}: features need {', '.join(missing)} landmarks but the data has "
+                f"layout '{layout.value}' ({layout.n_landmarks} landmarks); set features.parts "
+                "to parts the data holds"
+            )
+
+    def names(self) -> list[str]:
+        """Feature names, in column order."""
+        chans = CHANNELS if self.visibility else CHANNELS[:3]
+        names = []
+        for part in self.parts:
+            sl = part_slice(part)
+            names += [f"{c}{i + 1}" for i in range(sl.start, sl.stop) for c in chans]
+        if self.trajectory:
+            names += list(TRAJECTORY_NAMES)
+        return names + [f"{p.value}_detected" for p in self.parts]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.names())
+
+
+def _body_frame(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: shoulder midpoint (x, y, z), left-minus-right shoulder (x, y) and body scale."""
+    left, right = coords[:, LEFT_SHOULDER, :3], coords[:, RIGHT_SHOULDER, :3]
+    centre = (left + right) / 2
+    delta = left[:, :2] - right[:, :2]
+    hips = (coords[:, LEFT_HIP, :2] + coords[:, RIGHT_HIP, :2]) / 2
+    torso = np.linalg.norm(centre[:, :2] - hips, axis=1)
+    scale = np.maximum(np.fmax(np.linalg.norm(delta, axis=1), torso), _EPS)
+    return centre, delta, scale
+
+
+def _normalise(coords: np.ndarray, rotate: bool) -> np.ndarray:
+    """Centre x, y, z of every frame on its shoulder midpoint, divide by its body scale (and
+    optionally level the shoulders)."""
+    out = coords.copy()
+    centre, delta, scale = _body_frame(coords)
+    out[..., :3] = (coords[..., :3] - centre[:, None, :]) / scale[:, None, None]
+    if rotate:
+        angle = np.arctan2(delta[:, 1], delta[:, 0])
+        cos, sin = np.cos(-angle)[:, None], np.sin(-angle)[:, None]
+        x, y = out[..., 0].copy(), out[..., 1].copy()
+        out[..., 0], out[..., 1] = cos * x - sin * y, sin * x + cos * y
+    return out
+
+
+def transform(coords: np.ndarray, spec: FeatureSpec, source: str = "input") -> np.ndarray:
+    """Landmarks ``(frames, landmarks, 4)`` -> float32 features ``(frames, spec.n_features)``."""
+    if coords.ndim != 3 or coords.shape[2] != len(CHANNELS):
+        raise ValueError(f"{source}: expected landmarks (frames, landmarks, 4), got {coords.shape}")
+    spec.check_layout(Layout.from_n_landmarks(coords.shape[1]), source)
+    coords = coords.astype(np.float32, copy=False)
+    detected = [~np.isnan(coords[:, part_slice(p), :3]).all(axis=(1, 2)) for p in spec.parts]
+    trajectory = []
+    if spec.trajectory:
+        centre, _, scale = _body_frame(coords)
+        trajectory.append(np.column_stack([centre[:, :2], scale]))
+    if spec.kind != "none":
+        coords = _normalise(coords, rotate=spec.kind == "body_aligned")
+    n_chan = len(CHANNELS) if spec.visibility else 3
+    parts = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts]
+    feats = np.concatenate([*parts, *trajectory, np.stack(detected, axis=1)], axis=1).astype(np.float32)
+    return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)

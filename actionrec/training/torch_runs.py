@@ -1,0 +1,108 @@
+"""Train one torch model, log it to MLflow and write it to models/ (shared by LSTM and ConvLSTM)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.models import infer_signature
+from torch import nn
+from torch.utils.data import Dataset
+
+from actionrec.training import ddp
+from actionrec.lineage import runrecord
+from actionrec.lineage import tracking
+from actionrec.training.loop import fit, model_spec, plot_history, resolve_device, save_checkpoint
+from actionrec.config.training import TrainConfig
+from actionrec.core.io import write_text
+
+WALL_CLOCK = ("seconds", "samples_per_s")  # history columns logged to MLflow only
+
+PIP = ("torch", "numpy")
+
+
+class _Wrapped(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: float32 array in (sequence windows or clips), class probabilities out."""
+
+    def load_context(self, context: Any) -> None:
+        from actionrec.training.loop import load_checkpoint
+
+        self.model, self.manifest = load_checkpoint(context.artifacts["weights"])
+
+    def predict(self, context: Any, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
+        return batch_proba(self.model, self.manifest["arch"], model_input)
+
+
+def batch_proba(model: nn.Module, arch: str, batch: np.ndarray) -> np.ndarray:
+    """Probabilities for a full-length float32 batch (LSTM windows or ConvLSTM clips)."""
+    x = torch.as_tensor(np.asarray(batch, dtype=np.float32))
+    with torch.no_grad():
+        if arch == "lstm":
+            logits = model(x, torch.full((x.shape[0],), x.shape[1], dtype=torch.long))
+        else:
+            logits = model(x)
+    return torch.softmax(logits, dim=1).numpy()
+
+
+def train_and_log(
+    *,
+    name: str,
+    model: nn.Module,
+    train_ds: Dataset,
+    val_ds: Dataset,
+    cfg: TrainConfig,
+    manifest: dict[str, Any],
+    params: dict[str, Any],
+    out_dir: Path,
+    curves_csv: Path,
+    example: np.ndarray,
+    experiment: str,
+    inputs: list[Path],
+) -> dict[str, Any]:
+    """Fit with the shared loop; MLflow run with curves, params, model; state_dict + manifest.
+
+    Under torchrun only rank 0 tracks and writes; the other ranks just train their replica.
+    """
+    if not ddp.is_main_process():
+        result = fit(model, train_ds, val_ds, cfg)
+        best = next(row for row in result.history if row["epoch"] == result.best_epoch)
+        return {"best_epoch": result.best_epoch, "epochs": len(result.history), "val_acc": float(best["val_acc"]),
+                "device": result.device}
+    tracking.setup(experiment)
+    device = str(resolve_device(cfg.device))
+    tags = {**tracking.lineage_tags(f"train_{name}", inputs, device), "model.kind": manifest["kind"], "model.name": name,
+            "train.world_size": str(ddp.world_size())}
+    with mlflow.start_run(run_name=name, tags=tags) as run:
+        mlflow.log_params(tracking.flatten(params))
+        mlflow.log_input(tracking.training_dataset(tags, f"train_{manifest['kind']}s"), context="training")
+        mlflow.log_metrics({"train_samples": len(train_ds), "val_samples": len(val_ds)})
+        result = fit(model, train_ds, val_ds, cfg, on_epoch=lambda row: mlflow.log_metrics(
+            {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])))
+        history = pd.DataFrame(result.history)
+        # the curves file is git-tracked: only what training decides, not the machine's wall clock
+        write_text(curves_csv, history.drop(columns=list(WALL_CLOCK)).to_csv(index=False))
+        png = curves_csv.with_suffix(".png")
+        plot_history(result.history, png)
+        mlflow.log_artifact(str(png), artifact_path="curves")
+        best = history.loc[history["epoch"] == result.best_epoch].iloc[0]
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(best["val_acc"]), "best_val_loss": float(best["val_loss"])})
+        model = model.cpu().eval()
+        full = {**manifest, **model_spec(model), "name": name, "model_file": "model.pt",
+                "device": result.device, "best_epoch": result.best_epoch}
+        weights = out_dir / "model.pt"
+        save_checkpoint(model, weights, full)
+        runrecord.write(weights.with_suffix(".json"), run.info.run_id, tags)
+        out = batch_proba(model, full["arch"], example)
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_Wrapped(),
+            artifacts={"weights": str(weights), "manifest": str(weights.with_suffix(".json"))},
+            signature=infer_signature(example, out),
+            input_example=example,
+            pip_requirements=tracking.pip_requirements(*PIP),
+            code_paths=[str(Path(__file__).resolve().parents[1])],
+        )
+    return {"best_epoch": result.best_epoch, "epochs": len(history), "val_acc": float(best["val_acc"]), "device": result.device}
