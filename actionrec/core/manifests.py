@@ -1,0 +1,184 @@
+"""The typed contracts between training, evaluation, packaging and serving.
+
+A trained model is ``models/<family>/<name>.json`` (a :class:`ModelManifest`) beside its
+weights; the live bundle is ``models/package/manifest.json`` (a :class:`BundleManifest`).
+Both are written and read only here, so a field cannot be spelled two ways, and a manifest
+that breaks the contract fails on load with the file and the field named.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from actionrec.core.features import FeatureSpec
+from actionrec.core.io import write_json
+
+Kind = Literal["frame", "sequence", "clip"]
+LiveKind = Literal["frame", "sequence"]  # what runs on landmarks (a clip model needs pixels)
+Family = Literal["classical", "lstm", "convlstm"]
+Format = Literal["skops", "torch"]
+FAMILIES: tuple[Family, ...] = ("classical", "lstm", "convlstm")
+SUFFIXES: dict[Format, str] = {"skops": ".skops", "torch": ".pt"}  # safe formats only: never pickle
+BUNDLE_FORMAT_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """A manifest that is missing, not JSON or breaks its contract; the message names the file."""
+
+
+@dataclass(frozen=True, order=True)
+class ModelKey:
+    """A model's name in reports, on the leaderboard and in the registry: its family, and the
+    model's own name where a family holds several (``classical-gb``; ``lstm``)."""
+
+    family: Family
+    name: str
+
+    def __str__(self) -> str:
+        return self.family if self.name == self.family else f"{self.family}-{self.name}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelManifest(_Strict):
+    """What serving a trained model needs: its input kind, labels, features and weights file."""
+
+    name: str
+    kind: Kind
+    model_file: str
+    labels: list[str] = Field(min_length=1)
+    features: FeatureSpec
+    window: int | None = Field(None, ge=1, description="frames per window (sequence models)")
+    stride: int | None = Field(None, ge=1, description="frames between windows (sequence models)")
+    n_frames: int | None = Field(None, ge=1, description="frames per clip (clip models)")
+    size: int | None = Field(None, ge=8, description="clip frame side in pixels (clip models)")
+    arch: str | None = Field(None, description="torch architecture; absent for scikit-learn")
+    hparams: dict[str, Any] | None = None
+    device: str | None = None
+    best_epoch: int | None = None
+
+    @property
+    def format(self) -> Format:
+        return "torch" if self.arch is not None else "skops"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelManifest:
+        suffix = SUFFIXES[self.format]
+        if not self.model_file.endswith(suffix):
+            raise ValueError(f"model_file {self.model_file!r}: a {self.format} model is stored as *{suffix}")
+        if (self.arch is None) != (self.hparams is None):
+            raise ValueError("arch and hparams go together (a torch model has both)")
+        if self.kind == "sequence" and (self.window is None or self.stride is None):
+            raise ValueError("a sequence model needs window and stride")
+        if self.kind == "clip" and (self.n_frames is None or self.size is None):
+            raise ValueError("a clip model needs n_frames and size")
+        return self
+
+
+class LiveSettings(_Strict):
+    """``live`` section of a bundle manifest: defaults of the live recognizer."""
+
+    default_model: LiveKind = "frame"
+    smoothing: int = Field(5, ge=1)
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class ClipShape(_Strict):
+    n_frames: int = Field(ge=1)
+    size: int = Field(ge=8)
+
+
+class BundledModel(_Strict):
+    key: str
+    name: str
+    model_file: str
+    sha256: str
+    metrics: dict[str, float]
+    passes_gate: bool
+
+
+class Selection(_Strict):
+    metric: str
+    quality_gate: float
+    candidates: dict[str, float]
+
+
+class BundleManifest(_Strict):
+    """``<bundle>/manifest.json``: the models (manifests relative to the bundle) and how to serve them."""
+
+    format_version: Literal[1] = BUNDLE_FORMAT_VERSION
+    labels: list[str] = Field(min_length=1)
+    features: FeatureSpec
+    window: int | None = None
+    clip: ClipShape | None = None
+    live: LiveSettings = LiveSettings()
+    models: dict[Kind, str] = Field(min_length=1)
+    model_details: dict[Kind, BundledModel]
+    selection: Selection
+    registered_model: str
+    data: dict[str, str]
+    requirements: str = "requirements.txt"
+    entry_point: str = "live.py"
+    vendored: list[str]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read(cls: type[M], path: Path, what: str) -> M:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such {what}") from None
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{path}: not a valid {what} (not JSON: {exc})") from None
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
+        raise ManifestError(f"{path}: not a valid {what}: {problems}") from None
+
+
+def _dump(manifest: BaseModel) -> dict[str, Any]:
+    return manifest.model_dump(mode="json", exclude_none=True)
+
+
+def read_model(path: Path) -> ModelManifest:
+    """The model manifest at ``path`` (``models/<family>/<name>.json``)."""
+    return _read(ModelManifest, path, "model manifest")
+
+
+def write_model(path: Path, manifest: ModelManifest) -> None:
+    """Write ``manifest`` to ``path`` atomically (sorted keys; absent fields left out)."""
+    write_json(path, _dump(manifest))
+
+
+def read_bundle(path: Path) -> BundleManifest:
+    """The bundle manifest at ``path`` (``<bundle>/manifest.json``)."""
+    return _read(BundleManifest, path, "bundle manifest")
+
+
+def write_bundle(path: Path, manifest: BundleManifest) -> None:
+    write_json(path, manifest.model_dump(mode="json"))
+
+
+def is_bundle(path: Path) -> bool:
+    """Whether the JSON file at ``path`` is a bundle manifest rather than a model manifest."""
+    try:
+        return isinstance(data := json.loads(Path(path).read_text()), dict) and "models" in data
+    except (OSError, ValueError):
+        return False
+
+
+def model_key(manifest_path: Path, manifest: ModelManifest) -> ModelKey:
+    """The key of the model at ``models/<family>/<name>.json``."""
+    family = Path(manifest_path).parent.name
+    if family not in FAMILIES:
+        raise ManifestError(f"{manifest_path}: models live in models/<family>/ with family one of {FAMILIES}")
+    return ModelKey(family, manifest.name)  # type: ignore[arg-type]
