@@ -9,7 +9,8 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: FORCE setup demo data repro test test-fast realdata-full realdata-reports screenshots docs lock clean browser postgres retrain
+.PHONY: FORCE help setup demo data repro test test-fast lint format hooks realdata-full realdata-reports screenshots docs lock clean browser postgres retrain
+.DEFAULT_GOAL := help
 
 # torch build: cuda where `nvidia-smi -L` lists a GPU, else cpu (override: make setup TORCH=cpu|cuda).
 TORCH ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo cuda || echo cpu)
@@ -28,6 +29,9 @@ $(VENV)/.installed: $(LOCK) pyproject.toml $(if $(filter-out $(LOCK),$(shell cat
 	echo $(LOCK) > $@
 
 FORCE:
+
+help:  ## list the targets (this text)
+	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-z-]+):.*## /\1\t/' | expand -t 18
 
 setup: $(VENV)/.installed  ## create .venv and install the pinned dependencies
 
@@ -57,8 +61,22 @@ postgres:  ## PostgreSQL server binaries (Debian package) for the shared-trackin
 retrain: setup  ## CI retraining: dvc pull -> dvc repro -> quality gate -> dvc push -> commit dvc.lock + metrics
 	bash scripts/retrain.sh
 
-test: setup browser postgres  ## run every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
-	$(PY) -m pytest -q
+test: setup browser postgres lint  ## the code checks, then every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
+	$(PY) -m pytest -q --durations=25
+
+lint: setup  ## ruff (lint + format), mypy, the layer contract (lint-imports) and the generated DVC code deps
+	ruff check .
+	ruff format --check .
+	mypy
+	lint-imports --no-cache
+	$(PY) -m actionrec.lineage.codedeps --check
+
+format: setup  ## apply ruff's fixes and formatting
+	ruff check --fix .
+	ruff format .
+
+hooks: setup  ## install the git pre-commit hook (runs `make lint`)
+	pre-commit install
 
 test-fast: setup  ## unit tests only
 	$(PY) -m pytest -q -m "not slow and not pipeline and not realdata"
