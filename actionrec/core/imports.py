@@ -83,7 +83,7 @@ def _normalised(path: Path) -> str:
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
+            setattr(node, "body", body[1:] or [ast.Pass()])
     return ast.dump(tree)
 
 

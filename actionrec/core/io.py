@@ -41,7 +41,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing (``"w"`` or ``"wb"``); see :func:`atomic_path`."""
     with atomic_path(path) as tmp:
-        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+        fh: IO[Any]
+        with (open(tmp, mode) if "b" in mode else open(tmp, mode, encoding="utf-8", newline="")) as fh:
             yield fh
 
 

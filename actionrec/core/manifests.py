@@ -23,7 +23,6 @@ Family = Literal["classical", "lstm", "convlstm"]
 Format = Literal["skops", "torch"]
 FAMILIES: tuple[Family, ...] = ("classical", "lstm", "convlstm")
 SUFFIXES: dict[Format, str] = {"skops": ".skops", "torch": ".pt"}  # safe formats only: never pickle
-BUNDLE_FORMAT_VERSION = 1
 
 
 class ManifestError(ValueError):
@@ -112,7 +111,7 @@ class Selection(_Strict):
 class BundleManifest(_Strict):
     """``<bundle>/manifest.json``: the models (manifests relative to the bundle) and how to serve them."""
 
-    format_version: Literal[1] = BUNDLE_FORMAT_VERSION
+    format_version: Literal[1] = 1
     labels: list[str] = Field(min_length=1)
     features: FeatureSpec
     window: int | None = None
@@ -181,4 +180,4 @@ def model_key(manifest_path: Path, manifest: ModelManifest) -> ModelKey:
     family = Path(manifest_path).parent.name
     if family not in FAMILIES:
         raise ManifestError(f"{manifest_path}: models live in models/<family>/ with family one of {FAMILIES}")
-    return ModelKey(family, manifest.name)  # type: ignore[arg-type]
+    return ModelKey(family, manifest.name)

@@ -37,10 +37,13 @@ _RESULT_FIELDS = {
 
 
 class DetectionConfidence(Protocol):
-    """Anything with Holistic's two thresholds (e.g. ``extract.ExtractParams``)."""
+    """Anything with Holistic's two thresholds (e.g. ``config.extraction.ExtractParams``)."""
 
-    min_detection_confidence: float
-    min_tracking_confidence: float
+    @property
+    def min_detection_confidence(self) -> float: ...
+
+    @property
+    def min_tracking_confidence(self) -> float: ...
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,7 @@ def _write_frames(tmp_name: str, path: Path, frames_rgb: Iterable[np.ndarray], f
             if writer is None:
                 shape = frame.shape
                 size = (frame.shape[1], frame.shape[0])
-                writer = cv2.VideoWriter(tmp_name, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+                writer = cv2.VideoWriter(tmp_name, cv2.VideoWriter.fourcc(*fourcc), fps, size)
                 if not writer.isOpened():
                     raise VideoError(
                         path, f"cannot open a {fourcc!r} writer at {fps} fps, size {size}"
