@@ -40,7 +40,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from actionrec.serving.live import BundleError
+    from actionrec.serving.bundle import BundleError
     from actionrec.serving.web.app import serve
 
     try:
@@ -101,11 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_record)
 
-    p = sub.add_parser("serve", help="web app: upload a video, get the predicted action (packaged bundle)")
-    p.add_argument("--bundle", type=Path, default=Path("models/package"), help="live bundle (dvc repro package)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed)")
-    p.add_argument("--max-upload-mb", type=float, default=50.0, help="larger uploads get 413")
+    p = sub.add_parser(
+        "serve",
+        help="web app: upload a video, get the predicted action (packaged bundle)",
+        description="Web app: upload a video (or give its URL) and get the predicted action, class "
+        "probabilities and a timeline, from the packaged live bundle.",
+    )
+    p.add_argument("--bundle", type=Path, default=Path("models/package"),
+                   help="live bundle, written by the package stage of dvc repro (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s: this machine)")
+    p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one, printed (default: %(default)s)")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB",
+                   help="larger uploads get HTTP 413 (default: %(default)s)")
     p.set_defaults(func=_serve)
 
     from actionrec.lineage import compare

@@ -21,8 +21,10 @@ import cv2
 import numpy as np
 
 from actionrec.media.holistic import make_holistic
-from actionrec.serving.live import BundleError, Recognizer, draw_overlay
 from actionrec.media.video import iter_frames
+from actionrec.serving.bundle import BundleError
+from actionrec.serving.overlay import draw_overlay
+from actionrec.serving.recognizer import Recognizer
 
 REPO = Path(__file__).resolve().parents[1]
 UCF101 = REPO.parent / "shared" / "data" / "ucf101"
@@ -56,8 +58,12 @@ def _ms(seconds: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip", type=Path, default=None, help="video (default: first UCF101 clip)")
-    parser.add_argument("--bundle", type=Path, default=REPO / "models/package",
-                        help="bundle dir or model manifest such as models/classical/rf.json (default: models/package)")
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        default=REPO / "models/package",
+        help="bundle dir or model manifest such as models/classical/rf.json (default: models/package)",
+    )
     parser.add_argument("--model", choices=("frame", "sequence"), default=None)
     parser.add_argument("--max-frames", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2, help="passes over the frames")
@@ -78,8 +84,10 @@ def main() -> None:
     start = time.perf_counter()
     rec = Recognizer(bundle, args.model, holistic=pipeline_holistic)
     warm = time.perf_counter() - start
-    print(f"model {rec.name} from {bundle}: load {cold * 1000:.0f} ms cold (imports included), "
-          f"{warm * 1000:.0f} ms warm (Recognizer without Holistic)")
+    print(
+        f"model {rec.name} from {bundle}: load {cold * 1000:.0f} ms cold (imports included), "
+        f"{warm * 1000:.0f} ms warm (Recognizer without Holistic)"
+    )
 
     rgb_frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]
     alone: list[float] = []
@@ -111,7 +119,7 @@ def main() -> None:
         baseline.reset()
         rec.reset()
         for i in range(len(frames)):
-            steps = [lambda: baseline.process(rgb_frames[i]), lambda: live_step(i)]
+            steps = [lambda i=i: baseline.process(rgb_frames[i]), lambda i=i: live_step(i)]
             order = (0, 1) if (i + r) % 2 == 0 else (1, 0)
             for k in order:
                 (alone if k == 0 else full).append(timed(steps[k]))
@@ -124,8 +132,10 @@ def main() -> None:
     ratio = np.median(full) / np.median(alone)
     paired = np.median(np.asarray(full) - np.asarray(alone)) * 1000
     verdict = "meets" if ratio <= 1.10 else "misses"
-    print(f"ratio (b)/(a) of medians: {ratio:.3f} (overhead {100 * (ratio - 1):+.1f}%; paired median "
-          f"{paired:+.2f} ms/frame): {verdict} the <= 10% target")
+    print(
+        f"ratio (b)/(a) of medians: {ratio:.3f} (overhead {100 * (ratio - 1):+.1f}%; paired median "
+        f"{paired:+.2f} ms/frame): {verdict} the <= 10% target"
+    )
     baseline.close()
     pipeline_holistic.close()
 

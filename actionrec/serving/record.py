@@ -31,19 +31,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from actionrec.media.holistic import landmarks_from_results, make_holistic, pose_detected
-from actionrec.serving.live import (
-    Frame,
-    FrameSource,
-    RateMeter,
-    Source,
-    draw_overlay,
-    parse_source,
-    require_display,
-    stop_on_signals,
-)
 from actionrec.core.schema import Layout, session_columns
+from actionrec.media.holistic import landmarks_from_results, make_holistic, pose_detected
 from actionrec.media.video import VideoError
+from actionrec.serving.capture import Frame, FrameSource, RateMeter, Source, parse_source
+from actionrec.serving.options import positive_int
+from actionrec.serving.overlay import draw_overlay
+from actionrec.serving.runtime import require_display, stop_on_signals
 
 __all__ = ["RecordSummary", "SessionWriter", "build_parser", "main", "new_session_id", "record"]
 
@@ -77,7 +71,7 @@ def _create_exclusive(out_dir: Path, label: str) -> tuple[str, Path, int]:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _csv_line(cells: list[str]) -> str:
@@ -247,8 +241,9 @@ def record(
                 meter.tick()
                 summary.frames += 1
                 if not headless:
-                    draw_overlay(frame.image, landmarks, None, src.capture_fps, meter.rate,
-                                 banner=_banner(recorder, label))
+                    draw_overlay(
+                        frame.image, landmarks, None, src.capture_fps, meter.rate, banner=_banner(recorder, label)
+                    )
                     cv2.imshow(WINDOW_TITLE, frame.image)
                     next_label = _handle_key(cv2.waitKey(1) & 0xFF, recorder, labels, label)
                     if next_label is None:
@@ -276,27 +271,35 @@ def build_parser(prog: str = "record") -> argparse.ArgumentParser:
     )
     parser.add_argument("--label", required=True, help="the action being recorded, e.g. waving")
     parser.add_argument(
-        "--labels", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+        "--labels",
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
         help="comma-separated labels that keys 1-9 switch to (window mode), e.g. waving,nodding",
     )
     parser.add_argument(
-        "--source", type=parse_source, default=0, help="webcam index (default 0) or a video file"
+        "--source", type=parse_source, default=0, help="webcam index or video file (default: %(default)s)"
     )
     parser.add_argument(
-        "--out-dir", type=Path, default=DEFAULT_OUT,
-        help=f"where session CSVs go (default {DEFAULT_OUT})",
+        "--out-dir", type=Path, default=DEFAULT_OUT, help="where session CSVs go (default: %(default)s)"
     )
-    parser.add_argument("--subject", default="", help="subject id (who is recorded; keeps splits leak-free)")
+    parser.add_argument("--subject", default="", help="subject id: who is recorded (keeps splits leak-free)")
     parser.add_argument("--headless", action="store_true", help="no window; record the frame span")
-    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N processed frames")
-    parser.add_argument("--start-frame", type=int, default=0, metavar="S",
-                        help="headless: first source frame to record (default 0)")
-    parser.add_argument("--stop-frame", type=int, metavar="E",
-                        help="headless: stop before this source frame (default: the end)")
     parser.add_argument(
-        "--realtime", action=argparse.BooleanOptionalAction,
-        help="video files: play at the file's frame rate, dropping frames like a camera "
-        "(default: every frame)",
+        "--max-frames", type=positive_int, metavar="N", help="stop after N processed frames (default: the end)"
+    )
+    parser.add_argument(
+        "--start-frame",
+        type=int,
+        default=0,
+        metavar="S",
+        help="headless: first source frame to record (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stop-frame", type=int, metavar="E", help="headless: stop before this source frame (default: the end)"
+    )
+    parser.add_argument(
+        "--realtime",
+        action=argparse.BooleanOptionalAction,
+        help="video files: play at the file's frame rate, dropping frames like a camera (default: every frame)",
     )
     return parser
 
@@ -307,9 +310,16 @@ def main(argv: list[str] | None = None, prog: str = "record") -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         summary = record(
-            args.label, source=args.source, out_dir=args.out_dir, subject=args.subject,
-            labels=args.labels, headless=args.headless, max_frames=args.max_frames,
-            start_frame=args.start_frame, stop_frame=args.stop_frame, realtime=args.realtime,
+            args.label,
+            source=args.source,
+            out_dir=args.out_dir,
+            subject=args.subject,
+            labels=args.labels,
+            headless=args.headless,
+            max_frames=args.max_frames,
+            start_frame=args.start_frame,
+            stop_frame=args.stop_frame,
+            realtime=args.realtime,
         )
     except (VideoError, ValueError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -17,11 +17,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec.serving import live
-from actionrec.core.features import FeatureSpec
-from actionrec.serving.live import UNCERTAIN, FrameSource, predict_video
-from actionrec.models.predictors import Predictor, model_key, read_manifest
+from actionrec.core.manifests import (
+    BundleManifest,
+    LiveSettings,
+    ManifestError,
+    ModelManifest,
+    Selection,
+    model_key,
+    read_model,
+    write_bundle,
+)
 from actionrec.media.video import count_frames, iter_frames
+from actionrec.models.predictors import Predictor
+from actionrec.serving import live
+from actionrec.serving.capture import FrameSource
+from actionrec.serving.offline import predict_video
+from actionrec.serving.recognizer import UNCERTAIN, Prediction
 
 pytestmark = pytest.mark.slow
 
@@ -32,13 +43,25 @@ MIN_CLIP_ACCURACY = 0.75
 WINDOW = 8  # the tiny LSTM's window
 
 
+def _frame_models(root: Path) -> dict[str, Path]:
+    """Key -> manifest of every trained frame model under ``root/models``."""
+    models = {}
+    for path in (root / "models").glob("*/*.json"):
+        try:
+            manifest = read_model(path)
+            key = str(model_key(path, manifest))
+        except ManifestError:  # a run record or a bundle manifest
+            continue
+        if manifest.kind == "frame":
+            models[key] = path
+    return models
+
+
 def _best_frame_manifest(root: Path) -> Path:
     """The frame model ranked best by clip macro-F1 in reports/metrics.json."""
     metrics = json.loads((root / "reports/metrics.json").read_text())
     frame_models = [
-        (-metrics[key]["clip_macro_f1"], str(path))
-        for path in (root / "models").glob("*/*.json")
-        if (m := read_manifest(path)).get("kind") == "frame" and (key := model_key(path, m)) in metrics
+        (-metrics[key]["clip_macro_f1"], str(path)) for key, path in _frame_models(root).items() if key in metrics
     ]
     assert frame_models, f"no evaluated frame model under {root / 'models'}"
     return Path(min(frame_models)[1])
@@ -60,28 +83,43 @@ def bundle(tmp_path_factory: pytest.TempPathFactory, trained_demo: Path) -> Path
     import torch
 
     from actionrec.models.lstm import LandmarkLSTM
-    from actionrec.training.loop import model_spec, save_checkpoint
+    from actionrec.models.torch_io import model_spec, save_checkpoint
 
     root = tmp_path_factory.mktemp("bundle")
     frame = _best_frame_manifest(trained_demo)
-    manifest = json.loads(frame.read_text())
-    spec = FeatureSpec.model_validate(manifest["features"])
+    manifest = read_model(frame)
     torch.manual_seed(0)
-    lstm = LandmarkLSTM(spec.n_features, len(manifest["labels"]), hidden=8, layers=1)
-    save_checkpoint(lstm, root / "sequence/model.pt", {
-        "kind": "sequence", "name": "tiny-lstm", "labels": manifest["labels"],
-        "features": manifest["features"], "window": WINDOW, "stride": 4, "model_file": "model.pt",
+    lstm = LandmarkLSTM(manifest.features.n_features, len(manifest.labels), hidden=8, layers=1)
+    tiny = ModelManifest(
+        kind="sequence",
+        name="tiny-lstm",
+        labels=manifest.labels,
+        features=manifest.features,
+        window=WINDOW,
+        stride=4,
+        model_file="model.pt",
         **model_spec(lstm),
-    })
-    (root / "manifest.json").write_text(json.dumps({
-        "labels": manifest["labels"],
-        "models": {"frame": str(frame), "sequence": "sequence/model.json"},
-        "live": {"default_model": "frame", "smoothing": 5, "threshold": 0.5},
-    }))
+    )
+    save_checkpoint(lstm, root / "sequence/model.pt", tiny)
+    write_bundle(
+        root / "manifest.json",
+        BundleManifest(
+            labels=manifest.labels,
+            features=manifest.features,
+            window=WINDOW,
+            live=LiveSettings(default_model="frame", smoothing=5, threshold=0.5),
+            models={"frame": str(frame), "sequence": "sequence/model.json"},
+            model_details={},
+            selection=Selection(metric="clip_macro_f1", quality_gate=0.0, candidates={}),
+            registered_model="test",
+            data={},
+            vendored=[],
+        ),
+    )
     return root
 
 
-def _clip_label(preds: list[live.Prediction]) -> str:
+def _clip_label(preds: list[Prediction]) -> str:
     labels = list(preds[0].probabilities)
     mean = np.mean([[p.probabilities[name] for name in labels] for p in preds], axis=0)
     return labels[int(np.argmax(mean))]
@@ -117,9 +155,25 @@ def test_headless_cli_prints_json_lines_and_writes_video(bundle: Path, tmp_path:
     path, _ = demo_clips[0]
     out = tmp_path / "annotated.mp4"
     proc = subprocess.run(
-        [sys.executable, "-m", "actionrec", "live", "--source", str(path), "--bundle", str(bundle),
-         "--headless", "--output", str(out), "--smoothing", "3"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "actionrec",
+            "live",
+            "--source",
+            str(path),
+            "--bundle",
+            str(bundle),
+            "--headless",
+            "--output",
+            str(out),
+            "--smoothing",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -171,7 +225,8 @@ def test_file_source_is_lossless_by_default(demo_clips: list) -> None:
 def test_live_modules_import_no_heavy_dependencies() -> None:
     heavy = ["pandas", "mlflow", "dvc", "great_expectations", "matplotlib", "tqdm"]
     code = (
-        "import sys, actionrec.serving.live, actionrec.serving.record, actionrec.media.holistic; "
+        "import sys, actionrec.serving.live, actionrec.serving.record, actionrec.serving.offline, "
+        "actionrec.media.holistic; "
         f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

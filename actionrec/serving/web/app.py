@@ -3,12 +3,14 @@ a timeline of predictions, from the packaged live bundle (``models/package``).
 
 ``actionrec serve [--bundle models/package] [--host 127.0.0.1] [--port 8000] [--max-upload-mb 50]``
 
-Inference is :func:`actionrec.serving.live.predict_video`, the very code the live recognizer runs (same
+Inference is :func:`actionrec.serving.offline.predict_video`, the very code the live recognizer runs (same
 feature transform, same smoothing and threshold), one video at a time. Every upload or download
 goes into its own temporary folder, removed when the request ends, whatever happens. Limits: the
 size (413, also for URLs), the type (a video suffix, and OpenCV must decode a frame: 400) and a
-video without a person (422). Bound to 127.0.0.1 unless told otherwise.
+video without a person (422). Bound to 127.0.0.1 unless told otherwise. The page is
+``templates/index.html``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,21 +27,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flask import Flask, Response, jsonify, render_template_string, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 
+from actionrec.core.manifests import LiveSettings
 from actionrec.extraction.run import VIDEO_SUFFIXES
-from actionrec.serving.live import UNCERTAIN, LiveSettings, Prediction, predict_video, resolve_model
-from actionrec.models.predictors import read_manifest
 from actionrec.media.video import VideoError, count_frames, iter_frames, video_fps
+from actionrec.serving.bundle import resolve_model
+from actionrec.serving.offline import predict_video
+from actionrec.serving.recognizer import UNCERTAIN, Prediction
 
 log = logging.getLogger(__name__)
 
 LIVE_KINDS = ("frame", "sequence")
 URL_TIMEOUT_S = 30
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
-           "#9c755f", "#bab0ac")
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 UNCERTAIN_COLOUR = "#9e9e9e"
 
 
@@ -64,19 +67,20 @@ class BundleInfo:
     @classmethod
     def load(cls, bundle: Path) -> BundleInfo:
         """Read a bundle (or a single model manifest); BundleError when it is unusable."""
-        manifest_path, settings = resolve_model(bundle)
-        manifest = read_manifest(bundle / "manifest.json" if bundle.is_dir() else bundle)
-        if "models" not in manifest:  # a single model manifest
-            return cls(bundle, manifest["labels"], {manifest["kind"]: manifest["name"]}, settings)
-        details = manifest.get("model_details", {})
-        metric = (manifest.get("selection") or {}).get("metric")
+        resolved = resolve_model(bundle)
+        if resolved.bundle is None:  # a single model manifest
+            model = resolved.manifest
+            return cls(bundle, model.labels, {model.kind: model.name}, resolved.settings)
+        manifest = resolved.bundle
+        metric = manifest.selection.metric
         models = {}
         for kind in LIVE_KINDS:
-            if kind in manifest["models"]:
-                info = details.get(kind, {})
-                score = (info.get("metrics") or {}).get(metric) if metric else None
-                models[kind] = info.get("key", kind) + (f", {metric} {score:.3f}" if score is not None else "")
-        return cls(bundle, manifest["labels"], models, settings)
+            if kind in manifest.models:
+                details = manifest.model_details.get(kind)
+                score = details.metrics.get(metric) if details is not None else None
+                key = details.key if details is not None else kind
+                models[kind] = key + (f", {metric} {score:.3f}" if score is not None else "")
+        return cls(bundle, manifest.labels, models, resolved.settings)
 
     def colour(self, label: str) -> str:
         if label not in self.labels:
@@ -155,7 +159,7 @@ def summarise(preds: list[Prediction], info: BundleInfo, duration: float) -> dic
         "label": label,
         "best_guess": labels[best],
         "probability": round(float(probs[best]), 4),
-        "probabilities": {name: round(float(v), 4) for name, v in zip(labels, probs)},
+        "probabilities": {name: round(float(v), 4) for name, v in zip(labels, probs, strict=True)},
         "duration": round(duration, 3),
         "n_predictions": len(preds),
         "timeline": segments,
@@ -167,7 +171,7 @@ def summarise(preds: list[Prediction], info: BundleInfo, duration: float) -> dic
 
 
 def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float = 50.0) -> Flask:
-    """The Flask app for ``bundle``; raises :class:`actionrec.serving.live.BundleError` when it is unusable."""
+    """The Flask app for ``bundle``; raises :class:`actionrec.serving.bundle.BundleError` when it is unusable."""
     info = BundleInfo.load(Path(bundle))
     limit = int(max_upload_mb * 2**20)
     busy = threading.Lock()  # MediaPipe already uses ~1.3 cores: one video at a time
@@ -175,8 +179,15 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
     app.config["MAX_CONTENT_LENGTH"] = limit
 
     def page(status: int, **ctx: Any) -> tuple[str, int]:
-        html = render_template_string(PAGE, info=info, max_mb=f"{max_upload_mb:g}", palette=info.colour,
-                                      uncertain=UNCERTAIN, suffixes=sorted(VIDEO_SUFFIXES), **ctx)
+        html = render_template(
+            "index.html",
+            info=info,
+            max_mb=f"{max_upload_mb:g}",
+            palette=info.colour,
+            uncertain=UNCERTAIN,
+            suffixes=sorted(VIDEO_SUFFIXES),
+            **ctx,
+        )
         return html, status
 
     def analyse(video: Path, name: str, model: str | None) -> dict[str, Any]:
@@ -194,9 +205,14 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
             raise WebError(422, f"No person was detected in {name}, so there is no prediction.")
         duration = n_frames / fps if np.isfinite(fps) else 0.0
         kind = model or info.settings.default_model
-        return {**summarise(preds, info, duration), "name": name, "model": kind,
-                "model_description": info.models.get(kind, kind), "frames": n_frames,
-                "seconds": round(seconds, 2)}
+        return {
+            **summarise(preds, info, duration),
+            "name": name,
+            "model": kind,
+            "model_description": info.models.get(kind, kind),
+            "frames": n_frames,
+            "seconds": round(seconds, 2),
+        }
 
     def handle() -> dict[str, Any]:
         model = request.form.get("model") or None  # parsing the form enforces the size limit
@@ -249,8 +265,9 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
     return app
 
 
-def serve(bundle: Path | str = Path("models/package"), host: str = "127.0.0.1", port: int = 8000,
-          max_upload_mb: float = 50.0) -> int:
+def serve(
+    bundle: Path | str = Path("models/package"), host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0
+) -> int:
     """Serve the app until Ctrl-C (``port`` 0 picks a free port; the URL is printed)."""
     app = create_app(bundle, max_upload_mb)
     try:
@@ -258,8 +275,11 @@ def serve(bundle: Path | str = Path("models/package"), host: str = "127.0.0.1", 
     except OSError as exc:
         print(f"actionrec serve: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"actionrec web app on http://{host}:{server.server_port}/ (bundle {bundle}, "
-          f"uploads up to {max_upload_mb:g} MB; Ctrl-C stops)", flush=True)
+    print(
+        f"actionrec web app on http://{host}:{server.server_port}/ (bundle {bundle}, "
+        f"uploads up to {max_upload_mb:g} MB; Ctrl-C stops)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -267,99 +287,3 @@ def serve(bundle: Path | str = Path("models/package"), host: str = "127.0.0.1", 
     finally:
         server.server_close()
     return 0
-
-
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>actionrec{% if result %}: {{ result.label }}{% endif %}</title>
-<style>
-  body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 920px; padding: 1.5rem; color: #222; }
-  h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
-  .muted { color: #666; font-size: .9rem; }
-  form { border: 1px solid #ddd; border-radius: 8px; padding: 1rem; margin: 1rem 0; display: grid; gap: .6rem; }
-  form label { display: grid; gap: .2rem; font-weight: 600; }
-  input[type=url] { padding: .35rem; }
-  button { justify-self: start; padding: .45rem 1.2rem; font-size: 1rem; cursor: pointer; }
-  .error { background: #fdecea; border: 1px solid #f5c2c0; color: #8a1f17; padding: .8rem 1rem; border-radius: 8px; }
-  .result h2 { font-size: 2rem; margin: .2rem 0; }
-  .bars { display: grid; grid-template-columns: 8rem 1fr 4rem; gap: .35rem .6rem; align-items: center; max-width: 640px; }
-  .bar { background: #eee; height: 1.1rem; border-radius: 4px; overflow: hidden; }
-  .bar div { height: 100%; }
-  .timeline { position: relative; height: 2.4rem; background: #f3f3f3; border-radius: 4px; overflow: hidden; margin: .4rem 0 .1rem; }
-  .timeline div { position: absolute; top: 0; bottom: 0; }
-  .axis { display: flex; justify-content: space-between; font-size: .8rem; color: #666; }
-  .legend span { display: inline-block; margin-right: 1rem; font-size: .9rem; }
-  .legend i { display: inline-block; width: .9rem; height: .9rem; border-radius: 2px; vertical-align: -2px; margin-right: .3rem; }
-  table { border-collapse: collapse; margin-top: .8rem; font-size: .9rem; }
-  th, td { border-bottom: 1px solid #e5e5e5; padding: .25rem .8rem .25rem 0; text-align: left; }
-  td.num { text-align: right; font-variant-numeric: tabular-nums; }
-</style>
-</head>
-<body>
-<h1>actionrec: which action is in the video?</h1>
-<p class="muted">Classes: {{ info.labels | join(", ") }}. Video files ({{ suffixes | join(", ") }}) up to {{ max_mb }} MB.</p>
-
-<form action="/predict" method="post" enctype="multipart/form-data" id="upload-form">
-  <label>Video file <input type="file" name="video" id="video" accept="video/*,{{ suffixes | join(',') }}"></label>
-  <label>or the URL of a video file <input type="url" name="url" id="url" placeholder="https://example.org/clip.mp4"></label>
-  {% if info.models | length > 1 %}
-  <label>Model
-    <select name="model" id="model">
-      {% for kind, desc in info.models.items() %}
-      <option value="{{ kind }}" {% if kind == info.settings.default_model %}selected{% endif %}>{{ kind }}: {{ desc }}</option>
-      {% endfor %}
-    </select>
-  </label>
-  {% endif %}
-  <button type="submit" id="submit">Recognise</button>
-</form>
-
-{% if error %}
-<div class="error" id="error" role="alert"><strong>Sorry:</strong> {{ error }}</div>
-{% endif %}
-
-{% if result %}
-<section class="result" id="result">
-  <p class="muted">{{ result.name }} &middot; {{ result.frames }} frames, {{ "%.1f" % result.duration }} s &middot;
-    model {{ result.model }} ({{ result.model_description }}) &middot; answered in {{ "%.1f" % result.seconds }} s</p>
-  <p>Predicted action</p>
-  <h2 id="label" style="color: {{ palette(result.label) }}">{{ result.label }}</h2>
-  <p class="muted" id="summary">{% if result.label == uncertain %}best guess {{ result.best_guess }},
-    {% endif %}{{ "%.0f" % (100 * result.probability) }}% mean probability over {{ result.n_predictions }} predictions</p>
-
-  <h3>Class probabilities</h3>
-  <div class="bars" id="probabilities">
-    {% for name, p in result.probabilities.items() %}
-    <span>{{ name }}</span>
-    <div class="bar" title="{{ name }} {{ '%.1f' % (100 * p) }}%"><div style="width: {{ '%.1f' % (100 * p) }}%; background: {{ palette(name) }}"></div></div>
-    <span class="num">{{ "%.1f" % (100 * p) }}%</span>
-    {% endfor %}
-  </div>
-
-  <h3>Timeline</h3>
-  <div class="timeline" id="timeline">
-    {% for c in result.predictions %}
-    <div class="cell" style="left: {{ '%.3f' % (100 * c.start / result.duration) }}%; width: {{ '%.3f' % (100 * (c.end - c.start) / result.duration) }}%;
-      background: {{ palette(c.label) }}; opacity: {{ '%.2f' % (0.35 + 0.65 * c.probability) }}"
-      title="{{ '%.2f' % c.start }} s (frame {{ c.frame }}): {{ c.label }} {{ '%.0f' % (100 * c.probability) }}%"></div>
-    {% endfor %}
-  </div>
-  <div class="axis"><span>0 s</span><span>{{ "%.1f" % (result.duration / 2) }} s</span><span>{{ "%.1f" % result.duration }} s</span></div>
-  <p class="legend">{% for name in info.labels + [uncertain] %}<span><i style="background: {{ palette(name) }}"></i>{{ name }}</span>{% endfor %}
-    <span class="muted">grey background: no person / no prediction</span></p>
-  <table id="segments">
-    <tr><th>from</th><th>to</th><th>action</th><th>predictions</th><th>mean probability</th></tr>
-    {% for s in result.timeline %}
-    <tr><td class="num">{{ "%.2f" % s.start }} s</td><td class="num">{{ "%.2f" % s.end }} s</td>
-      <td><i style="display:inline-block;width:.8rem;height:.8rem;background:{{ palette(s.label) }}"></i> {{ s.label }}</td>
-      <td class="num">{{ s.n }}</td><td class="num">{{ "%.0f" % (100 * s.probability) }}%</td></tr>
-    {% endfor %}
-  </table>
-</section>
-{% endif %}
-</body>
-</html>
-"""
