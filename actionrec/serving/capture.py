@@ -53,7 +53,7 @@ class RateMeter:
 
     @property
     def mean(self) -> float:
-        span = self._times[-1] - self._first if self.count > 1 else 0.0
+        span = self._times[-1] - self._first if self.count > 1 and self._first is not None else 0.0
         return (self.count - 1) / span if span > 0 else 0.0
 
 
@@ -83,8 +83,8 @@ class FrameSource:
     def __init__(self, source: Source, *, realtime: bool | None = None) -> None:
         self.name = _describe(source)
         is_file = not isinstance(source, int) and "://" not in str(source)
-        if is_file and not Path(source).is_file():
-            raise VideoError(source, "no such file")
+        if is_file and not Path(str(source)).is_file():
+            raise VideoError(str(source), "no such file")
         if realtime is False and not is_file:
             raise ValueError(f"{self.name}: realtime=False (lossless) needs a video file")
         self.realtime = (not is_file) if realtime is None else realtime

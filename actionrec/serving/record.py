@@ -98,7 +98,7 @@ class SessionWriter:
             _write_all(self._fd, _csv_line(session_columns(LAYOUT)).encode())
             os.fsync(self._fd)
             log.info("recording %s into %s", self.label, self.path)
-        meta = _csv_line([self.label, self.session_id, self.subject, str(frame), f"{timestamp:.4f}"])
+        meta = _csv_line([self.label, str(self.session_id), self.subject, str(frame), f"{timestamp:.4f}"])
         coords = ",".join(f"{v:.6f}" for v in landmarks.ravel()).replace("nan", "")
         _write_all(self._fd, f"{meta[:-1]},{coords}\n".encode())
         self.rows += 1

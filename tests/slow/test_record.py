@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec.data.landmarks import read_landmark_csv
-from actionrec.data.demo.videos import render_clip
 from actionrec.config.params import load_params
-from actionrec.serving.record import main, record
-from actionrec.core.schema import CsvFormat, Layout
-from actionrec.data.validation import validate_landmark_table
 from actionrec.config.validation import ValidationParams
+from actionrec.core.schema import CsvFormat, Layout
+from actionrec.data.demo.videos import render_clip
+from actionrec.data.landmarks import read_landmark_csv
+from actionrec.data.validation.landmarks import validate_landmark_table
 from actionrec.media.video import iter_frames, write_video
+from actionrec.serving.record import main, record
 
 pytestmark = pytest.mark.slow
 

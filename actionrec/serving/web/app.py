@@ -24,15 +24,15 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 
-from actionrec.core.manifests import LiveSettings
-from actionrec.extraction.run import VIDEO_SUFFIXES
+from actionrec.core.manifests import LiveKind, LiveSettings
+from actionrec.data.clips import VIDEO_SUFFIXES
 from actionrec.media.video import VideoError, count_frames, iter_frames, video_fps
 from actionrec.serving.bundle import resolve_model
 from actionrec.serving.offline import predict_video
@@ -70,10 +70,10 @@ class BundleInfo:
         resolved = resolve_model(bundle)
         if resolved.bundle is None:  # a single model manifest
             model = resolved.manifest
-            return cls(bundle, model.labels, {model.kind: model.name}, resolved.settings)
+            return cls(bundle, model.labels, {str(model.kind): model.name}, resolved.settings)
         manifest = resolved.bundle
         metric = manifest.selection.metric
-        models = {}
+        models: dict[str, str] = {}
         for kind in LIVE_KINDS:
             if kind in manifest.models:
                 details = manifest.model_details.get(kind)
@@ -143,7 +143,8 @@ def summarise(preds: list[Prediction], info: BundleInfo, duration: float) -> dic
     label = labels[best] if probs[best] >= info.settings.threshold else UNCERTAIN
     step = float(np.median(np.diff([p.time for p in preds]))) if len(preds) > 1 else 0.0
     duration = max(duration, preds[-1].time + step, 1e-6)
-    cells, segments = [], []
+    cells: list[dict[str, Any]] = []
+    segments: list[dict[str, Any]] = []
     for i, p in enumerate(preds):
         end = preds[i + 1].time if i + 1 < len(preds) else min(duration, p.time + step)
         end = min(end, p.time + 3 * step) if step else end  # a gap (no person) stays empty
@@ -190,7 +191,7 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
         )
         return html, status
 
-    def analyse(video: Path, name: str, model: str | None) -> dict[str, Any]:
+    def analyse(video: Path, name: str, model: LiveKind | None) -> dict[str, Any]:
         try:
             next(iter_frames(video, max_frames=1))
             n_frames = count_frames(video)
@@ -215,9 +216,10 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
         }
 
     def handle() -> dict[str, Any]:
-        model = request.form.get("model") or None  # parsing the form enforces the size limit
-        if model is not None and model not in info.models:
-            raise WebError(400, f"Unknown model {model!r}: choose one of {', '.join(info.models)}.")
+        choice = request.form.get("model") or None  # parsing the form enforces the size limit
+        if choice is not None and choice not in info.models:
+            raise WebError(400, f"Unknown model {choice!r}: choose one of {', '.join(info.models)}.")
+        model = cast("LiveKind | None", choice)
         upload = request.files.get("video")
         url = (request.form.get("url") or "").strip()
         with tempfile.TemporaryDirectory(prefix="actionrec-web-") as tmp:
