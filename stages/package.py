@@ -35,6 +35,8 @@ from packaging.utils import canonicalize_name
 from actionrec.packaging import registry
 from actionrec.lineage import runrecord
 from actionrec.lineage import tracking
+from actionrec.lineage.dvcfiles import data_versions
+from actionrec.lineage.tags import file_sha256, git_state
 from actionrec.packaging.pins import CPU_INDEX_LINE, cuda_only, public_version
 from actionrec.config.params import PackageParams, Params
 from actionrec.models.predictors import model_key, read_manifest
@@ -301,7 +303,7 @@ def _copy_model(c: Candidate, dest: Path) -> dict[str, Any]:
         "key": c.key,
         "name": c.manifest["name"],
         "model_file": f"{kind_dir}/{model_file.name}",
-        "sha256": tracking.file_sha256(model_file),
+        "sha256": file_sha256(model_file),
         "metrics": c.metrics,
     }
 
@@ -338,7 +340,7 @@ def build_bundle(dest: Path, chosen: dict[str, Candidate], default: str, p: Pack
         "model_details": details,
         "selection": {"metric": p.min_metric, "quality_gate": p.quality_gate, "candidates": candidates},
         "registered_model": p.registered_model,
-        "data": tracking.data_versions(),
+        "data": data_versions(),
         "requirements": "requirements.txt",
         "entry_point": "live.py",
         "vendored": [f"actionrec/{rel}" for rel in vendored],
@@ -377,7 +379,7 @@ def main(params: Params) -> str:
     try:
         os.chmod(tmp, 0o755)
         manifest = build_bundle(tmp, chosen, default, p, candidates)
-        git = tracking.git_state()
+        git = git_state()
         tags = {"model.key": served.key, "model.kind": served.kind, registry.METRIC: p.min_metric,
                 registry.VALUE: repr(served.value), registry.TEST_SET: registry.test_set_digest(recordings),
                 registry.TEST_N: str(len(set(recordings))), "git.commit": git["git.commit"]}

@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from actionrec.lineage import runrecord
 from actionrec.lineage import tracking
+from actionrec.lineage.tags import flatten, lineage_tags
 from actionrec.data.corpus import load_recordings, training_inputs
 from actionrec.core.labels import LabelMap
 from actionrec.models.classical import PARAM_SECTIONS, TRUSTED_TYPES, classical_models, predict_proba, save_skops
@@ -77,11 +78,11 @@ def main(params: Params) -> str:
     sets = _train_sets(params, split)
     labels = LabelMap(params.data.labels)
     tracking.setup(params.mlflow.experiment)
-    tags = tracking.lineage_tags("train_classical", [SPLIT])
+    tags = lineage_tags("train_classical", [SPLIT])
     common = {"features": params.features.model_dump(mode="json"), "seed": params.seed}
     summary = []
     with mlflow.start_run(run_name="train_classical", tags=tags) as parent:
-        mlflow.log_params(tracking.flatten(common))
+        mlflow.log_params(flatten(common))
         for ts in sets:
             dataset = tracking.training_dataset(tags, ts.name)
             for name, pipe in ts.pipes.items():
@@ -91,8 +92,8 @@ def main(params: Params) -> str:
                     pipe.fit(ts.x, ts.y)
                     seconds = time.perf_counter() - start
                     family = PARAM_SECTIONS.get(name, name)
-                    mlflow.log_params(tracking.flatten(getattr(params.classical, family).model_dump(), f"{family}."))
-                    mlflow.log_params(tracking.flatten({**common, **ts.extra}))
+                    mlflow.log_params(flatten(getattr(params.classical, family).model_dump(), f"{family}."))
+                    mlflow.log_params(flatten({**common, **ts.extra}))
                     mlflow.log_input(dataset, context="training")
                     train_acc = float((pipe.predict(ts.x) == ts.y).mean())
                     mlflow.log_metrics({"train_accuracy": train_acc, "fit_seconds": seconds, "train_samples": len(ts.x)})

@@ -4,17 +4,18 @@ Each stage depends on the import closure of its script (:mod:`actionrec.core.imp
 ``python -m actionrec.lineage.codedeps`` rewrites the deps lines, ``--check`` only reports, so
 no edit to code that shapes an output can go unnoticed by ``dvc status``.
 """
+
 from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from actionrec.core.imports import PACKAGES, import_closure, module_file
+from actionrec.lineage import dvcfiles
 
 _CMD = re.compile(r"^python -m (?P<module>[\w.]+)")
 _DEPS = re.compile(r"^(?P<indent> +)deps:\s*$")
@@ -71,13 +72,10 @@ def is_code(dep: str) -> bool:
 
 def expected_deps(root: Path) -> dict[str, list[str]]:
     """Per stage of dvc.yaml: its data deps as written, then its code deps, computed."""
-    import yaml
-
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     return {
         name: [d for d in stage.get("deps", []) if not is_code(d)]
         + [p.as_posix() for p in stage_code(root, stage["cmd"])]
-        for name, stage in stages.items()
+        for name, stage in dvcfiles.stages(root).items()
     }
 
 
@@ -100,9 +98,7 @@ def rewrite_deps(text: str, deps: dict[str, list[str]]) -> str:
 
 def diff(root: Path) -> list[str]:
     """One line per stage whose code deps in dvc.yaml are not its import closure."""
-    import yaml
-
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    stages = dvcfiles.stages(root)
     problems = []
     for name, want in expected_deps(root).items():
         have = set(stages[name].get("deps", []))

@@ -6,13 +6,13 @@ checkout's MLflow store. They go to ``<name>.run.json`` beside the manifest, whi
 keeps out of the output's hash, the DVC cache and ``dvc.lock``. A model restored from the DVC
 cache or remote has no run record: its runs live in another store.
 """
+
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
 from actionrec.core.io import write_json
 
 SUFFIX = ".run.json"  # matched by the pattern in .dvcignore

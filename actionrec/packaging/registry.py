@@ -38,14 +38,14 @@ def experiment_name() -> str | None:
 
 def not_main_line() -> str | None:
     """Why this run is not on the main line (None when it is: branch main, clean tree, no experiment)."""
-    from actionrec.lineage import tracking
+    from actionrec.lineage import git
 
     if exp := experiment_name():
         return f"experiment {exp} (dvc exp run)"
     branch = subprocess.run(["git", "branch", "--show-current"], capture_output=True, text=True).stdout.strip()
     if branch != MAIN_BRANCH:
         return f"git branch {branch or '(detached HEAD)'}, not {MAIN_BRANCH}"
-    if dirty := tracking.dirty_files():
+    if dirty := git.dirty_files():
         return f"uncommitted changes ({', '.join(dirty[:5])})"
     return None
 
@@ -164,8 +164,13 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("promote", help=f"move the registry alias {ALIAS} to a version, if it passes the gate and beats the champion")
+    p = sub.add_parser(
+        "promote",
+        help=f"move the registry alias {ALIAS} to a version, if it passes the gate and beats the champion",
+        description=f"Move the registry alias {ALIAS} to a model version, if it passes "
+        "package.quality_gate and is at least as good as the champion on the same test recordings.",
+    )
     p.add_argument("version", type=int, help="model version (see the MLflow UI, Models)")
-    p.add_argument("--registered-model", help="default: package.registered_model of params.yaml")
-    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--registered-model", help="registered model name (default: package.registered_model of --params)")
+    p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     p.set_defaults(func=_promote)

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from actionrec.training import ddp
 from actionrec.lineage import runrecord
 from actionrec.lineage import tracking
+from actionrec.lineage.tags import flatten, lineage_tags
 from actionrec.training.loop import fit, model_spec, plot_history, resolve_device, save_checkpoint
 from actionrec.config.training import TrainConfig
 from actionrec.core.io import write_text
@@ -73,10 +74,10 @@ def train_and_log(
                 "device": result.device}
     tracking.setup(experiment)
     device = str(resolve_device(cfg.device))
-    tags = {**tracking.lineage_tags(f"train_{name}", inputs, device), "model.kind": manifest["kind"], "model.name": name,
+    tags = {**lineage_tags(f"train_{name}", inputs, device), "model.kind": manifest["kind"], "model.name": name,
             "train.world_size": str(ddp.world_size())}
     with mlflow.start_run(run_name=name, tags=tags) as run:
-        mlflow.log_params(tracking.flatten(params))
+        mlflow.log_params(flatten(params))
         mlflow.log_input(tracking.training_dataset(tags, f"train_{manifest['kind']}s"), context="training")
         mlflow.log_metrics({"train_samples": len(train_ds), "val_samples": len(val_ds)})
         result = fit(model, train_ds, val_ds, cfg, on_epoch=lambda row: mlflow.log_metrics(

@@ -1,6 +1,7 @@
 """Pinned numeric kernels: the stages' environment gives the same bits on this machine as on an
 AVX2-only one, the speed switch does not, and `reproduce` picks exact or tolerant comparison
 from the recorded kernel fingerprints."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import sys
 import pytest
 
 from actionrec.core import kernels
-from actionrec.lineage.reproduce import comparison
+from actionrec.lineage.agreement import comparison
 
 # What an AVX2-only x86-64 machine gives the libraries natively (simulated on this one).
 AVX2_MACHINE = {"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -41,13 +42,19 @@ print(json.dumps({"bits": hashlib.md5(bits).hexdigest(), **fingerprint()}))
 def _probe(**env: str) -> dict[str, str]:
     """The probe in a fresh interpreter whose environment sets only ``env`` of the kernel variables."""
     base = {k: v for k, v in os.environ.items() if k not in KERNEL_VARS}
-    proc = subprocess.run([sys.executable, "-c", PROBE], env={**base, **env}, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], env={**base, **env}, capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout.splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
 def probes() -> dict[str, dict[str, str]]:
-    return {"native": _probe(), "avx2_machine": _probe(**AVX2_MACHINE), "switch": _probe(**{kernels.NATIVE_SWITCH: "1"})}
+    return {
+        "native": _probe(),
+        "avx2_machine": _probe(**AVX2_MACHINE),
+        "switch": _probe(**{kernels.NATIVE_SWITCH: "1"}),
+    }
 
 
 def test_stages_pin_kernels_and_threads(probes: dict[str, dict[str, str]]) -> None:

@@ -1,5 +1,6 @@
-"""Lineage on MLflow runs (tracking.lineage_tags), the dirty rule, the dvc.lock entry computed the
+"""Lineage on MLflow runs (tags.lineage_tags), the dirty rule, the dvc.lock entry computed the
 way DVC does, `actionrec reproduce` refusing dirty runs, and `actionrec compare`."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,8 @@ import mlflow
 import pytest
 import yaml
 
-from actionrec.lineage import compare
-from actionrec.lineage import reproduce
-from actionrec.lineage import tracking
+from actionrec.lineage import compare, dvcfiles, git, reproduce, tracking
+from actionrec.lineage.tags import MAX_TAG, git_state, lineage_tags
 
 VENV_BIN = Path(sys.executable).parent
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
@@ -42,9 +42,20 @@ def dvc_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "v = sum(int(x) for x in open('data/in.txt'))\n"
         "json.dump({'total': v * s}, open('metrics.json', 'w'))\n"
     )
-    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
-        "cmd": "python train.py", "deps": ["data/in.txt", "train.py"], "params": ["train.scale"],
-        "metrics": [{"metrics.json": {"cache": False}}]}}}))
+    (repo / "dvc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stages": {
+                    "train": {
+                        "cmd": "python train.py",
+                        "deps": ["data/in.txt", "train.py"],
+                        "params": ["train.scale"],
+                        "metrics": [{"metrics.json": {"cache": False}}],
+                    }
+                }
+            }
+        )
+    )
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "init")
     monkeypatch.chdir(repo)
@@ -52,47 +63,47 @@ def dvc_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_dirty_ignores_what_dvc_repro_writes(dvc_repo: Path) -> None:
-    assert tracking.git_state()["git.dirty"] == "false"
+    assert git_state()["git.dirty"] == "false"
     sh(dvc_repo, "dvc", "repro", "-q")  # writes dvc.lock and metrics.json (an output)
     sh(dvc_repo, "git", "add", "-A")
     sh(dvc_repo, "git", "commit", "-qm", "results")
     (dvc_repo / "dvc.lock").write_text((dvc_repo / "dvc.lock").read_text() + "# changed by a later stage\n")
     (dvc_repo / "metrics.json").write_text('{"total": 0}')
-    assert tracking.dirty_files() == []
-    assert tracking.git_state()["git.dirty"] == "false"
+    assert git.dirty_files() == []
+    assert git_state()["git.dirty"] == "false"
     (dvc_repo / "train.py").write_text((dvc_repo / "train.py").read_text() + "# edit\n")
     (dvc_repo / "params.yaml").write_text((dvc_repo / "params.yaml").read_text().replace("scale: 2", "scale: 3"))
-    assert tracking.dirty_files() == ["params.yaml", "train.py"]
-    assert tracking.git_state()["git.dirty"] == "true"
+    assert git.dirty_files() == ["params.yaml", "train.py"]
+    assert git_state()["git.dirty"] == "true"
 
 
 def test_lock_entry_is_what_dvc_writes_after_the_stage(dvc_repo: Path) -> None:
-    entry = tracking.stage_lock_entry("train")  # before the stage ran: there is no dvc.lock yet
+    entry = dvcfiles.stage_lock_entry("train")  # before the stage ran: there is no dvc.lock yet
     assert not (dvc_repo / "dvc.lock").exists()
     sh(dvc_repo, "dvc", "repro", "-q")
     lock = yaml.safe_load((dvc_repo / "dvc.lock").read_text())["stages"]["train"]
     assert entry["cmd"] == lock["cmd"]
     assert entry["deps"] == {d["path"]: d["md5"] for d in lock["deps"]}
     assert entry["params"] == lock["params"] == {"params.yaml": {"train.scale": 2}}
-    assert tracking.lock_fingerprint(entry) == tracking.lock_fingerprint(tracking.stage_lock_entry("train"))
+    assert dvcfiles.lock_fingerprint(entry) == dvcfiles.lock_fingerprint(dvcfiles.stage_lock_entry("train"))
     (dvc_repo / "data" / "in.txt").write_text("1\n2\n4\n")
-    assert tracking.lock_fingerprint(tracking.stage_lock_entry("train")) != tracking.lock_fingerprint(entry)
+    assert dvcfiles.lock_fingerprint(dvcfiles.stage_lock_entry("train")) != dvcfiles.lock_fingerprint(entry)
 
 
 def test_lineage_tags(dvc_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DVC_EXP_NAME", "quick-fox")
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc123")
     (dvc_repo / "train.py").write_text((dvc_repo / "train.py").read_text() + "# edit\n")
-    tags = tracking.lineage_tags("train", [dvc_repo / "train.py"])
+    tags = lineage_tags("train", [dvc_repo / "train.py"])
     assert tags["git.commit"] == sh(dvc_repo, "git", "rev-parse", "HEAD").strip()
     assert tags["git.dirty"] == "true" and tags["git.dirty_files"] == "train.py"
     assert tags["dvc.stage"] == "train" and tags["device"] == "cpu"
     assert tags["dvc.exp_name"] == "quick-fox" and tags["dvc.exp_baseline"] == "abc123"
     assert json.loads(tags["dvc.lock.params"]) == {"params.yaml": {"train.scale": 2}}
     assert set(json.loads(tags["dvc.lock.deps"])) == {"data/in.txt", "train.py"}
-    assert tags["dvc.lock.md5"] == tracking.lock_fingerprint(tracking.stage_lock_entry("train"))
+    assert tags["dvc.lock.md5"] == dvcfiles.lock_fingerprint(dvcfiles.stage_lock_entry("train"))
     assert tags["pkg.mlflow"] == mlflow.__version__ and tags["data.dirty"] == "false"
-    assert all(len(v) <= tracking.MAX_TAG for v in tags.values())
+    assert all(len(v) <= MAX_TAG for v in tags.values())
     # what decides the bits (actionrec.core.kernels): this pytest process was not pinned
     assert tags["kernels.device"] == "cpu" and len(tags["kernels.fingerprint"]) == 32
     assert {"kernels.aten", "kernels.openblas", "kernels.threads", "kernels.torch", "kernels.numpy"} <= set(tags)
@@ -100,7 +111,7 @@ def test_lineage_tags(dvc_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_training_dataset_is_the_dvc_hashes_of_the_stage_data(dvc_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each training run's MLflow dataset input: digest-only, from the DVC hashes of its data deps."""
-    tags = tracking.lineage_tags("train")
+    tags = lineage_tags("train")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{dvc_repo / 'mlflow.db'}")  # (restored afterwards)
     mlflow.set_tracking_uri(f"sqlite:///{dvc_repo / 'mlflow.db'}")
     with mlflow.start_run() as run:
@@ -109,7 +120,7 @@ def test_training_dataset_is_the_dvc_hashes_of_the_stage_data(dvc_repo: Path, mo
     md5 = json.loads(tags["dvc.lock.deps"])["data/in.txt"]
     assert logged.dataset.name == "train_frames" and json.loads(logged.dataset.source) == {"tags": {"data/in.txt": md5}}
     (dvc_repo / "data" / "in.txt").write_text("1\n2\n4\n")
-    changed = tracking.training_dataset(tracking.lineage_tags("train"), "train_frames")
+    changed = tracking.training_dataset(lineage_tags("train"), "train_frames")
     assert changed.digest != logged.dataset.digest, "other data, other digest"
     assert tracking.training_dataset(tags, "train_clips").digest != logged.dataset.digest
 
@@ -123,10 +134,15 @@ def test_metrics_added_to_a_finished_run_keep_its_duration(tmp_path: Path) -> No
     client.set_terminated(run.info.run_id)
     before = client.get_run(run.info.run_id).info
     (tmp_path / "cm.png").write_bytes(b"png")
-    tracking.add_to_finished_run(client, run.info.run_id, {"test_clip_accuracy": 0.75}, {"test.set": "abc"},
-                                 {tmp_path / "cm.png": "evaluation"})
+    tracking.add_to_finished_run(
+        client, run.info.run_id, {"test_clip_accuracy": 0.75}, {"test.set": "abc"}, {tmp_path / "cm.png": "evaluation"}
+    )
     after = client.get_run(run.info.run_id)
-    assert (after.info.start_time, after.info.end_time, after.info.status) == (before.start_time, before.end_time, "FINISHED")
+    assert (after.info.start_time, after.info.end_time, after.info.status) == (
+        before.start_time,
+        before.end_time,
+        "FINISHED",
+    )
     assert after.data.metrics["test_clip_accuracy"] == 0.75 and after.data.tags["test.set"] == "abc"
     assert [a.path for a in client.list_artifacts(run.info.run_id, "evaluation")] == ["evaluation/cm.png"]
 
@@ -147,7 +163,9 @@ def test_a_copied_repository_logs_into_its_own_artifacts(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
 
     def log_one(cwd: Path, name: str) -> list[str]:
-        proc = subprocess.run([sys.executable, "-c", LOG_ONE_RUN, name], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", LOG_ONE_RUN, name], cwd=cwd, env=env, capture_output=True, text=True, check=True
+        )
         return proc.stdout.split()
 
     original, copy = tmp_path / "original", tmp_path / "copy"
@@ -164,7 +182,7 @@ def test_a_copied_repository_logs_into_its_own_artifacts(tmp_path: Path) -> None
 
 def test_lineage_outside_dvc_does_not_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    tags = tracking.lineage_tags("train")
+    tags = lineage_tags("train")
     assert tags["git.commit"] == "unknown" and "dvc.lock.error" in tags
 
 
@@ -175,9 +193,16 @@ def _store(repo: Path) -> mlflow.MlflowClient:
 def test_reproduce_refuses_a_dirty_run(dvc_repo: Path, capsys: pytest.CaptureFixture) -> None:
     client = _store(dvc_repo)
     exp = client.create_experiment("actionrec", artifact_location=str(dvc_repo / "mlruns"))
-    run = client.create_run(exp, run_name="m", tags={
-        "git.commit": sh(dvc_repo, "git", "rev-parse", "HEAD").strip(), "git.dirty": "true",
-        "git.dirty_files": "train.py", "dvc.stage": "train"})
+    run = client.create_run(
+        exp,
+        run_name="m",
+        tags={
+            "git.commit": sh(dvc_repo, "git", "rev-parse", "HEAD").strip(),
+            "git.dirty": "true",
+            "git.dirty_files": "train.py",
+            "dvc.stage": "train",
+        },
+    )
     client.log_metric(run.info.run_id, "total", 12)
     args = reproduce.add_parser(__import__("argparse").ArgumentParser().add_subparsers()).parse_args([run.info.run_id])
     assert reproduce.main(args) == reproduce.EXIT_REFUSED
@@ -192,20 +217,24 @@ def test_reproduce_reruns_the_stage_in_a_worktree(dvc_repo: Path, monkeypatch: p
     total = json.loads((dvc_repo / "metrics.json").read_text())["total"]
     client = _store(dvc_repo)
     exp = client.create_experiment("actionrec", artifact_location=str(dvc_repo / "mlruns"))
-    tags = {**tracking.lineage_tags("train"), "mlflow.runName": "m"}
+    tags = {**lineage_tags("train"), "mlflow.runName": "m"}
     run = client.create_run(exp, run_name="m", tags=tags)
     client.log_metric(run.info.run_id, "total", total)
     # The stage itself logs to MLflow in a real project; here a wrapper logs the same run name.
-    (dvc_repo / "train.py").write_text((dvc_repo / "train.py").read_text() + (
-        "import mlflow\nmlflow.set_experiment('actionrec')\n"
-        "with mlflow.start_run(run_name='m', tags={'dvc.stage': 'train'}):\n"
-        "    mlflow.log_metric('total', v * s)\n"))
+    (dvc_repo / "train.py").write_text(
+        (dvc_repo / "train.py").read_text()
+        + (
+            "import mlflow\nmlflow.set_experiment('actionrec')\n"
+            "with mlflow.start_run(run_name='m', tags={'dvc.stage': 'train'}):\n"
+            "    mlflow.log_metric('total', v * s)\n"
+        )
+    )
     sh(dvc_repo, "git", "add", "-A")
     sh(dvc_repo, "git", "commit", "-qm", "log to mlflow")
     sh(dvc_repo, "dvc", "repro", "-q")
     client.set_tag(run.info.run_id, "git.commit", sh(dvc_repo, "git", "rev-parse", "HEAD").strip())
-    entry = tracking.stage_lock_entry("train")
-    client.set_tag(run.info.run_id, "dvc.lock.md5", tracking.lock_fingerprint(entry))
+    entry = dvcfiles.stage_lock_entry("train")
+    client.set_tag(run.info.run_id, "dvc.lock.md5", dvcfiles.lock_fingerprint(entry))
     client.set_tag(run.info.run_id, "dvc.lock.deps", json.dumps(entry["deps"]))
     lines: list[str] = []
     code, outcome = reproduce.reproduce(run.info.run_id, repo=dvc_repo, out=lines.append)
@@ -259,24 +288,38 @@ def test_compare_revisions(dvc_repo: Path) -> None:
 def test_run_commits_inputs_then_results_so_runs_are_clean(dvc_repo: Path) -> None:
     """`actionrec run`: params changed -> one command -> a run recorded on a clean commit that
     holds exactly its inputs, the results in the next commit, nothing left to commit."""
-    (dvc_repo / "train.py").write_text((dvc_repo / "train.py").read_text() + (
-        "from actionrec.lineage import tracking\n"
-        "json.dump(tracking.git_state(), open('state.json', 'w'))\n"))
+    (dvc_repo / "train.py").write_text(
+        (dvc_repo / "train.py").read_text()
+        + ("from actionrec.lineage.tags import git_state\njson.dump(git_state(), open('state.json', 'w'))\n")
+    )
     spec = yaml.safe_load((dvc_repo / "dvc.yaml").read_text())
     spec["stages"]["train"]["outs"] = [{"state.json": {"cache": False}}]
     (dvc_repo / "dvc.yaml").write_text(yaml.safe_dump(spec))
     sh(dvc_repo, "git", "add", "-A")
     sh(dvc_repo, "git", "commit", "-qm", "record the git state")
     (dvc_repo / "params.yaml").write_text((dvc_repo / "params.yaml").read_text().replace("scale: 2", "scale: 3"))
-    env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run([sys.executable, "-m", "actionrec", "run", "-m", "scale 3"], cwd=dvc_repo, env=env,
-                          capture_output=True, text=True)
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "actionrec", "run", "-m", "scale 3"],
+        cwd=dvc_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     inputs = sh(dvc_repo, "git", "rev-parse", "HEAD~1").strip()
     assert json.loads((dvc_repo / "state.json").read_text()) == {"git.commit": inputs, "git.dirty": "false"}
     assert sh(dvc_repo, "git", "show", "--name-only", "--format=%s", "HEAD~1").split() == ["scale", "3", "params.yaml"]
-    assert set(sh(dvc_repo, "git", "show", "--name-only", "--format=", "HEAD").split()) == {"dvc.lock", "metrics.json", "state.json"}
+    assert set(sh(dvc_repo, "git", "show", "--name-only", "--format=", "HEAD").split()) == {
+        "dvc.lock",
+        "metrics.json",
+        "state.json",
+    }
     assert sh(dvc_repo, "git", "status", "--porcelain") == ""
     assert json.loads((dvc_repo / "metrics.json").read_text()) == {"total": 18}
     assert f"record commit {inputs[:12]}, clean" in proc.stdout
