@@ -1,10 +1,14 @@
 """`actionrec` command line (also `python -m actionrec`)."""
+
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from importlib import metadata
 from pathlib import Path
+
+import actionrec
 
 DEMO_LANDMARKS = Path("data/raw/landmarks")
 DEMO_VIDEOS = Path("data/raw/videos")
@@ -70,26 +74,59 @@ def _delegating_parser(sub: argparse._SubParsersAction, name: str, help_text: st
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="actionrec", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def version() -> str:
+    """The installed distribution's version, else the package's own (run from a source tree)."""
+    try:
+        return metadata.version("actionrec")
+    except metadata.PackageNotFoundError:
+        return actionrec.__version__
 
-    p = sub.add_parser("demo-data", help="generate the embedded demo data (deterministic from a seed)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--landmarks", type=Path, default=DEMO_LANDMARKS, help="where session CSVs go")
-    p.add_argument("--videos", type=Path, default=DEMO_VIDEOS, help="where demo clips go (<Class>/...)")
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    """demo-data, import-ucf101 and leaderboard."""
+    p = sub.add_parser(
+        "demo-data",
+        help="generate the embedded demo data (deterministic from a seed)",
+        description="Generate the demo landmark sessions and clips (the same bytes for the same seed).",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument(
+        "--landmarks", type=Path, default=DEMO_LANDMARKS, help="where session CSVs go (default: %(default)s)"
+    )
+    p.add_argument(
+        "--videos",
+        type=Path,
+        default=DEMO_VIDEOS,
+        help="where demo clips go, one folder per class (default: %(default)s)",
+    )
     p.set_defaults(func=_demo_data)
 
-    p = sub.add_parser("import-ucf101", help="copy a UCF101 subset (classes from params.yaml) and its split lists")
+    p = sub.add_parser(
+        "import-ucf101",
+        help="copy a UCF101 subset (classes from params.yaml) and its split lists",
+        description="Copy the clips of some UCF101 classes and their official split lists into the "
+        "project's raw videos; then dvc add them and dvc repro.",
+    )
     p.add_argument("src", type=Path, help="UCF101 folder with one sub-folder per class")
     p.add_argument("--splits", type=Path, help="folder with classInd.txt, trainlist0N.txt, testlist0N.txt")
-    p.add_argument("--dest", type=Path, default=DEMO_VIDEOS)
-    p.add_argument("--classes", nargs="+", help="default: data.labels of params.yaml")
-    p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    p.add_argument("--dest", type=Path, default=DEMO_VIDEOS, help="where the clips go (default: %(default)s)")
+    p.add_argument("--classes", nargs="+", help="classes to copy (default: data.labels of --params)")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)")
     p.set_defaults(func=_import_ucf101)
 
     p = sub.add_parser("leaderboard", help="print reports/leaderboard.md")
     p.set_defaults(func=_leaderboard)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actionrec",
+        description="Reproducible human action recognition from "
+        "MediaPipe landmarks and video: data, training, lineage, serving.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
 
     p = _delegating_parser(
         sub, "live", "recognise actions live: webcam, video file or stream (window or --headless JSON lines)"
@@ -115,11 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="larger uploads get HTTP 413 (default: %(default)s)")
     p.set_defaults(func=_serve)
 
-    from actionrec.lineage import compare
     from actionrec.evaluation import crossval
-    from actionrec.packaging import registry
-    from actionrec.lineage import reproduce  # light modules: their heavy imports are inside
+    from actionrec.lineage import compare, pipeline_run, reproduce
+    from actionrec.packaging import registry  # light modules: their heavy imports are inside
 
+    pipeline_run.add_parser(sub)
     reproduce.add_parser(sub)
     registry.add_parser(sub)
     compare.add_parser(sub)
