@@ -12,6 +12,7 @@ run records of all this; ``actionrec reproduce`` compares exactly only when the 
 
 No numpy/torch import at module level: this module must be importable before them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,12 @@ def pin() -> bool:
         return False
     loaded = [name for name in _LOADED if name in sys.modules]
     if loaded and any(os.environ.get(k) != v for k, v in PINNED.items()):
-        warnings.warn(f"actionrec.core.kernels.pin() after {', '.join(loaded)} was imported: this process keeps "
-                      "the kernels chosen at import (pin before importing them)", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"actionrec.core.kernels.pin() after {', '.join(loaded)} was imported: this process keeps "
+            "the kernels chosen at import (pin before importing them)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     os.environ.update(PINNED)
     return True
 
@@ -78,8 +83,11 @@ def fingerprint(device: str = "cpu") -> dict[str, str]:
     import threadpoolctl
     import torch
 
-    blas = sorted(f"{p.get('prefix')}:{p.get('version')}:{p.get('architecture')}:{p.get('num_threads')}"
-                  for p in threadpoolctl.threadpool_info() if p.get("internal_api") == "openblas")
+    blas = sorted(
+        f"{p.get('prefix')}:{p.get('version')}:{p.get('architecture')}:{p.get('num_threads')}"
+        for p in threadpoolctl.threadpool_info()
+        if p.get("internal_api") == "openblas"
+    )
     cpu = _cpu_isa()
     tags = {
         "kernels.pinned": str(not native_requested()).lower(),
@@ -99,5 +107,13 @@ def fingerprint(device: str = "cpu") -> dict[str, str]:
 
 def differences(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
     """``key: recorded -> now`` for each ``kernels.*`` entry (but the fingerprint) that differs."""
-    keys = sorted(k for k in set(recorded) | set(now) if k.startswith("kernels.") and k not in {"kernels.fingerprint", "kernels.cpu"})
-    return [f"{k.removeprefix('kernels.')}: {recorded.get(k, '-')} -> {now.get(k, '-')}" for k in keys if recorded.get(k) != now.get(k)]
+    keys = sorted(
+        k
+        for k in set(recorded) | set(now)
+        if k.startswith("kernels.") and k not in {"kernels.fingerprint", "kernels.cpu"}
+    )
+    return [
+        f"{k.removeprefix('kernels.')}: {recorded.get(k, '-')} -> {now.get(k, '-')}"
+        for k in keys
+        if recorded.get(k) != now.get(k)
+    ]

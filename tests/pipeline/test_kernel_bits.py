@@ -2,6 +2,7 @@
 (simulated by the variables such a machine's libraries would pick natively), and other bytes here
 under the speed switch (`ACTIONREC_NATIVE_KERNELS=1`, which is what every stage did before the
 kernels were pinned)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,9 @@ def _metrics(store: str) -> dict[str, list[tuple[int, float]]]:
         for r in client.search_runs([exp.experiment_id]):
             for key in r.data.metrics:
                 if key not in WALL_CLOCK:
-                    out[f"{r.info.run_name}/{key}"] = [(m.step, m.value) for m in client.get_metric_history(r.info.run_id, key)]
+                    out[f"{r.info.run_name}/{key}"] = [
+                        (m.step, m.value) for m in client.get_metric_history(r.info.run_id, key)
+                    ]
     return out
 
 
@@ -64,13 +67,22 @@ def _train(ws: Path, stage: str, label: str, env: dict[str, str], tmp: Path) -> 
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     store = f"sqlite:///{tmp / f'{stage}-{label}.db'}"
     base = {k: v for k, v in os.environ.items() if k not in KERNEL_VARS | {"MLFLOW_TRACKING_URI"}}
-    full = {**base, **env_for(ws), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "MLFLOW_TRACKING_URI": store, **env}
+    full = {
+        **base,
+        **env_for(ws),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": store,
+        **env,
+    }
     proc = subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=ws, env=full, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     client = mlflow.MlflowClient(tracking_uri=store)
     runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
-    return {"files": _digest(ws, stage), "metrics": _metrics(store), "kernels": runs[0].data.tags.get("kernels.fingerprint")}
+    return {
+        "files": _digest(ws, stage),
+        "metrics": _metrics(store),
+        "kernels": runs[0].data.tags.get("kernels.fingerprint"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +90,13 @@ def trained(run_a: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> dic
     tmp = tmp_path_factory.mktemp("kernel-bits")
     ws = workspace(run_a, tmp / "ws", store=False)
     out = {}
-    for stage, label, env in (("train_classical", "here", {}), ("train_classical", "avx2", AVX2_MACHINE),
-                              ("train_lstm", "here", {}), ("train_lstm", "avx2", AVX2_MACHINE),
-                              ("train_lstm", "native", {kernels.NATIVE_SWITCH: "1"})):
+    for stage, label, env in (
+        ("train_classical", "here", {}),
+        ("train_classical", "avx2", AVX2_MACHINE),
+        ("train_lstm", "here", {}),
+        ("train_lstm", "avx2", AVX2_MACHINE),
+        ("train_lstm", "native", {kernels.NATIVE_SWITCH: "1"}),
+    ):
         out[stage, label] = _train(ws, stage, label, env, tmp)
     return out
 
@@ -94,7 +110,9 @@ def test_same_bytes_here_and_on_an_avx2_machine(trained: dict, stage: str) -> No
     assert here["kernels"] == avx2["kernels"], "same fingerprint: reproduce compares exactly"
 
 
-@pytest.mark.skipif(kernels._cpu_isa() != "avx512", reason="native kernels differ from AVX2 ones only on an AVX-512 CPU")
+@pytest.mark.skipif(
+    kernels._cpu_isa() != "avx512", reason="native kernels differ from AVX2 ones only on an AVX-512 CPU"
+)
 def test_without_pinning_this_machine_gives_other_bytes(trained: dict) -> None:
     here, native = trained["train_lstm", "here"], trained["train_lstm", "native"]
     assert native["files"]["models/lstm/model.pt"] != here["files"]["models/lstm/model.pt"]

@@ -1,6 +1,7 @@
 """`actionrec reproduce RUN_ID`: a classical and an LSTM run reproduced exactly from their lineage
 (commit, data version, stage) in a throw-away worktree; a run made on data that differs from its
 recorded version is reported as a mismatch."""
+
 from __future__ import annotations
 
 import subprocess
@@ -28,8 +29,9 @@ def run_a(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
 def _run_id(store: str, name: str) -> str:
     client = mlflow.MlflowClient(tracking_uri=store)
     exp = client.get_experiment_by_name("actionrec")
-    runs = client.search_runs([exp.experiment_id], filter_string=f"attributes.run_name = '{name}'",
-                              order_by=["attributes.start_time DESC"])
+    runs = client.search_runs(
+        [exp.experiment_id], filter_string=f"attributes.run_name = '{name}'", order_by=["attributes.start_time DESC"]
+    )
     assert runs, f"no run {name}"
     return runs[0].info.run_id
 
@@ -84,7 +86,9 @@ def test_run_on_changed_data_is_a_mismatch(run_a: PipelineRun, tmp_path: Path) -
     run_id = _run_id(store, "classical-lr")
     tags = mlflow.MlflowClient(tracking_uri=store).get_run(run_id).data.tags
     assert tags["git.dirty"] == "true" and tags["git.dirty_files"] == "data/raw/landmarks.dvc"
-    assert tags["data.landmarks.md5"] != yaml.safe_load(git(ws, "show", "HEAD:data/raw/landmarks.dvc"))["outs"][0]["md5"]
+    assert (
+        tags["data.landmarks.md5"] != yaml.safe_load(git(ws, "show", "HEAD:data/raw/landmarks.dvc"))["outs"][0]["md5"]
+    )
     refused = _reproduce(ws, run_id)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "cannot be reproduced exactly" in refused.stdout and "data/raw/landmarks.dvc" in refused.stdout
@@ -92,6 +96,7 @@ def test_run_on_changed_data_is_a_mismatch(run_a: PipelineRun, tmp_path: Path) -
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out[-5000:]
     assert "INPUTS DIFFER" in out and "dep data/raw/landmarks:" in out
-    assert any(line.startswith("classical-lr  train_") and line.rstrip().endswith("MISMATCH")
-               for line in out.splitlines()), out[-3000:]
+    assert any(
+        line.startswith("classical-lr  train_") and line.rstrip().endswith("MISMATCH") for line in out.splitlines()
+    ), out[-3000:]
     assert "MISMATCH: run" in out

@@ -66,11 +66,17 @@ def postgres_url() -> Iterator[str]:
         os.chown(root, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
-    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-o", options, "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
         conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
         conn.autocommit = True
@@ -92,10 +98,24 @@ def tracking_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", postgres_url,
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            postgres_url,
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -130,12 +150,22 @@ def repo_on_server(tracking_server: str, tmp_path_factory: pytest.TempPathFactor
     # The checkout's per-clip extraction cache (content-addressed, so safe to share): the demo
     # clips' landmarks are usually there already; this test is about tracking, not MediaPipe.
     cache = Path(__file__).resolve().parents[2] / ".cache" / "actionrec"
-    env = {"PYTHONPATH": str(repo), "MLFLOW_TRACKING_URI": tracking_server,
-           "ACTIONREC_CACHE_DIR": os.environ.get("ACTIONREC_CACHE_DIR", str(cache))}
+    env = {
+        "PYTHONPATH": str(repo),
+        "MLFLOW_TRACKING_URI": tracking_server,
+        "ACTIONREC_CACHE_DIR": os.environ.get("ACTIONREC_CACHE_DIR", str(cache)),
+    }
     run([sys.executable, "-m", "actionrec", "demo-data"], repo, env=env)
     run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo, env=env)
-    set_params(repo, {"classical.rf.n_estimators": 20, "classical.gb.n_estimators": 10,
-                      "lstm.train.epochs": 2, "lstm.train.nproc": 2})
+    set_params(
+        repo,
+        {
+            "classical.rf.n_estimators": 20,
+            "classical.gb.n_estimators": 10,
+            "lstm.train.epochs": 2,
+            "lstm.train.nproc": 2,
+        },
+    )
     (repo / "dvc.lock").unlink(missing_ok=True)
     return repo, env
 
