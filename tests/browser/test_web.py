@@ -1,7 +1,7 @@
 """The web app in a real browser: `actionrec serve` as a subprocess on a free port, headless
 Chromium (Debian's chromium + chromium-driver, `make browser`) driven by Selenium.
 
-The bundle is built into a temporary folder by the package stage's own code from the trained
+The bundle is built into a temporary folder by the package stage's library code from the trained
 models of the ``trained_demo`` copy. Screenshot: web_result.png in the screenshot folder
 (reports/screenshots/ with `make screenshots`).
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import json
 import os
 import selectors
@@ -38,7 +37,6 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-
 # ---------------------------------------------------------------- bundle, server, browser
 
 
@@ -50,12 +48,10 @@ def root(trained_demo: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def bundle(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """models/package built into a temporary folder by stages/package.py (no MLflow registry)."""
-    spec = importlib.util.spec_from_file_location("package_stage", REPO / "stages/package.py")
-    stage = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = stage  # its dataclasses look their module up
-    spec.loader.exec_module(stage)
+    """models/package built into a temporary folder by the package stage's library code (no MLflow registry)."""
     from actionrec.config.params import load_params
+    from actionrec.packaging.bundle import build_bundle
+    from actionrec.packaging.selection import read_metrics, select
 
     dest = tmp_path_factory.mktemp("bundle") / "package"
     dest.mkdir()
@@ -63,9 +59,7 @@ def bundle(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.chdir(root)
     try:
         params = load_params().package
-        metrics = json.loads(Path("reports/metrics.json").read_text())
-        chosen, default = stage.select(metrics, params)
-        stage.build_bundle(dest, chosen, default, params, {})
+        build_bundle(dest, select(read_metrics(), params), params)
     finally:
         os.chdir(cwd)
     return dest
