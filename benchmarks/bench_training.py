@@ -16,7 +16,8 @@ from torch.utils.data import Dataset
 
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
-from actionrec.training.loop import ClipDataset, SequenceDataset, fit, seed_everything
+from actionrec.models.torch_io import ClipDataset, SequenceDataset
+from actionrec.training.loop import fit, seed_everything
 from actionrec.config.training import TrainConfig
 
 

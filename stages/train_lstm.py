@@ -7,14 +7,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from actionrec.training import ddp
-from actionrec.data.corpus import load_recordings, window_samples
-from actionrec.core.labels import LabelMap
-from actionrec.models.lstm import LandmarkLSTM
-from actionrec.training.loop import SequenceDataset, seed_everything
 from actionrec.config.params import Params
 from actionrec.config.stage import StageError, run_stage
-from actionrec.training.torch_runs import train_and_log
+from actionrec.core.labels import LabelMap
+from actionrec.data.corpus import load_recordings, window_samples
+from actionrec.models.lstm import LandmarkLSTM
+from actionrec.models.torch_io import SequenceDataset
+from actionrec.training import ddp
+from actionrec.training.loop import seed_everything
+from actionrec.training.torch_runs import describe, train_and_log
 
 SPLIT = Path("data/processed/split.csv")
 
@@ -39,22 +40,15 @@ def main(params: Params) -> str:
     model.set_normalization(train_frames)
     example = np.stack([data["val"][i][0].numpy() for i in range(min(2, len(data["val"])))])
     result = train_and_log(
-        name="lstm",
-        model=model,
-        train_ds=data["train"],
-        val_ds=data["val"],
-        cfg=cfg,
-        manifest={"kind": "sequence", "labels": labels.labels, "features": params.features.model_dump(mode="json"),
+        name="lstm", model=model, train_ds=data["train"], val_ds=data["val"], cfg=cfg,
+        manifest={"kind": "sequence", "labels": labels.labels, "features": params.features,
                   "window": p.window, "stride": p.stride},
-        params={"lstm": p.model_dump(mode="json"), "features": params.features.model_dump(mode="json"), "seed": params.seed},
-        out_dir=Path("models/lstm"),
-        curves_csv=Path("reports/curves/lstm.csv"),
-        example=example,
-        experiment=params.mlflow.experiment,
-        inputs=[SPLIT],
+        params={"lstm": p.model_dump(mode="json"), "features": params.features.model_dump(mode="json"),
+                "seed": params.seed},
+        out_dir=Path("models/lstm"), curves_csv=Path("reports/curves/lstm.csv"), example=example,
+        experiment=params.mlflow.experiment, inputs=[SPLIT],
     )
-    return (f"{len(data['train'])} train / {len(data['val'])} val windows, best epoch {result['best_epoch']} "
-            f"of {result['epochs']}, val acc {result['val_acc']:.3f} on {result['device']}")
+    return describe(result, len(data["train"]), len(data["val"]), "windows")
 
 
 if __name__ == "__main__":

@@ -1,1 +1,1 @@
-"""Action classifiers: landmark LSTM, pixel ConvLSTM and the one torch training loop."""
+"""Action classifiers (scikit-learn pipelines, landmark LSTM, pixel ConvLSTM) and how to load and run them."""

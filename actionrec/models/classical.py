@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +15,7 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+
 from actionrec.core.io import write_bytes
 
 if TYPE_CHECKING:  # params.py pulls in the pipeline's heavy modules; the live bundle has none
@@ -42,7 +41,7 @@ class TemporalPooling(TransformerMixin, BaseEstimator):
     def __init__(self, window: int = 30):
         self.window = window
 
-    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> "TemporalPooling":
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> TemporalPooling:
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -60,7 +59,7 @@ class AppearancePooling(TransformerMixin, BaseEstimator):
     of it, so this model is fused with a landmark model on the leaderboard (``evaluate.fusion``).
     """
 
-    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> "AppearancePooling":
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> AppearancePooling:
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -118,7 +117,8 @@ def build_pooled_pipelines(params: ClassicalParams, seed: int, window: int) -> d
 def classical_models(params: ClassicalParams, seed: int) -> dict[str, tuple[str, Pipeline]]:
     """Every classical model train_classical fits: name -> (input kind, unfitted pipeline)."""
     models = {name: ("frame", pipe) for name, pipe in build_pipelines(params, seed).items()}
-    models |= {name: ("sequence", pipe) for name, pipe in build_pooled_pipelines(params, seed, params.pooled_window).items()}
+    pooled = build_pooled_pipelines(params, seed, params.pooled_window)
+    models |= {name: ("sequence", pipe) for name, pipe in pooled.items()}
     models[APPEARANCE_MODEL] = ("clip", build_appearance_pipeline(params, seed))
     return models
 

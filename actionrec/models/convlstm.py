@@ -80,7 +80,7 @@ class ConvLSTMClassifier(nn.Module):
         }
         chans = [in_ch, *hidden]
         self.cells = nn.ModuleList(
-            ConvLSTMCell(cin, cout, kernel) for cin, cout in zip(chans, chans[1:])
+            ConvLSTMCell(cin, cout, kernel) for cin, cout in zip(chans, chans[1:], strict=False)
         )
         self.pool_every = pool_every
         self.dropout = nn.Dropout(dropout)

@@ -12,13 +12,15 @@ from mlflow.models import infer_signature
 from torch import nn
 from torch.utils.data import Dataset
 
-from actionrec.training import ddp
-from actionrec.lineage import runrecord
-from actionrec.lineage import tracking
-from actionrec.lineage.tags import flatten, lineage_tags
-from actionrec.training.loop import fit, model_spec, plot_history, resolve_device, save_checkpoint
 from actionrec.config.training import TrainConfig
 from actionrec.core.io import write_text
+from actionrec.core.manifests import ModelManifest
+from actionrec.lineage import runrecord, tracking
+from actionrec.lineage.tags import flatten, lineage_tags
+from actionrec.models.torch_io import load_checkpoint, model_spec, save_checkpoint
+from actionrec.training import ddp
+from actionrec.training.curves import plot_history
+from actionrec.training.loop import fit, resolve_device
 
 WALL_CLOCK = ("seconds", "samples_per_s")  # history columns logged to MLflow only
 
@@ -29,12 +31,10 @@ class _Wrapped(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper: float32 array in (sequence windows or clips), class probabilities out."""
 
     def load_context(self, context: Any) -> None:
-        from actionrec.training.loop import load_checkpoint
-
         self.model, self.manifest = load_checkpoint(context.artifacts["weights"])
 
     def predict(self, context: Any, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
-        return batch_proba(self.model, self.manifest["arch"], model_input)
+        return batch_proba(self.model, self.manifest.arch, model_input)
 
 
 def batch_proba(model: nn.Module, arch: str, batch: np.ndarray) -> np.ndarray:
@@ -65,6 +65,10 @@ def train_and_log(
 ) -> dict[str, Any]:
     """Fit with the shared loop; MLflow run with curves, params, model; state_dict + manifest.
 
+    ``manifest`` holds the :class:`ModelManifest` fields that serving needs (kind, labels,
+    features, window/stride or n_frames/size); name, weights file, architecture, device and
+    best epoch are added here.
+
     Under torchrun only rank 0 tracks and writes; the other ranks just train their replica.
     """
     if not ddp.is_main_process():
@@ -89,14 +93,15 @@ def train_and_log(
         plot_history(result.history, png)
         mlflow.log_artifact(str(png), artifact_path="curves")
         best = history.loc[history["epoch"] == result.best_epoch].iloc[0]
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(best["val_acc"]), "best_val_loss": float(best["val_loss"])})
+        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(best["val_acc"]),
+                            "best_val_loss": float(best["val_loss"])})
         model = model.cpu().eval()
-        full = {**manifest, **model_spec(model), "name": name, "model_file": "model.pt",
-                "device": result.device, "best_epoch": result.best_epoch}
+        full = ModelManifest(**manifest, **model_spec(model), name=name, model_file="model.pt",
+                             device=result.device, best_epoch=result.best_epoch)
         weights = out_dir / "model.pt"
         save_checkpoint(model, weights, full)
         runrecord.write(weights.with_suffix(".json"), run.info.run_id, tags)
-        out = batch_proba(model, full["arch"], example)
+        out = batch_proba(model, full.arch, example)
         mlflow.pyfunc.log_model(
             name="model",
             python_model=_Wrapped(),
@@ -106,4 +111,11 @@ def train_and_log(
             pip_requirements=tracking.pip_requirements(*PIP),
             code_paths=[str(Path(__file__).resolve().parents[1])],
         )
-    return {"best_epoch": result.best_epoch, "epochs": len(history), "val_acc": float(best["val_acc"]), "device": result.device}
+    return {"best_epoch": result.best_epoch, "epochs": len(history), "val_acc": float(best["val_acc"]),
+            "device": result.device}
+
+
+def describe(result: dict[str, Any], n_train: int, n_val: int, items: str) -> str:
+    """The stage's one-line summary of :func:`train_and_log`'s ``result``."""
+    return (f"{n_train} train / {n_val} val {items}, best epoch {result['best_epoch']} "
+            f"of {result['epochs']}, val acc {result['val_acc']:.3f} on {result['device']}")

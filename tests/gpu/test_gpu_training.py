@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from actionrec.config.training import TrainConfig
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
-from actionrec.training.loop import ClipDataset, SequenceDataset, fit, predict_proba, seed_everything
-from actionrec.config.training import TrainConfig
+from actionrec.models.torch_io import ClipDataset, SequenceDataset, predict_proba
+from actionrec.training.loop import fit, seed_everything
 
 pytestmark = [
     pytest.mark.gpu,

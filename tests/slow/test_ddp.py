@@ -34,7 +34,8 @@ SCRIPT = textwrap.dedent(
 
     from actionrec.training import ddp
     from actionrec.models.lstm import LandmarkLSTM
-    from actionrec.training.loop import SequenceDataset, seed_everything
+    from actionrec.models.torch_io import SequenceDataset
+    from actionrec.training.loop import seed_everything
     from actionrec.config.training import TrainConfig
     from actionrec.training.torch_runs import train_and_log
 
@@ -49,13 +50,13 @@ SCRIPT = textwrap.dedent(
         return SequenceDataset(seqs, y.tolist(), window=12)
 
     train, val = dataset(48, 1), dataset(20, 2)
-    cfg = TrainConfig(epochs=3, batch_size=batch, lr=1e-2, weight_decay=0.0, patience=5, seed=7, device="cpu", amp=False,
-                      num_workers=0, nproc=nproc)
+    cfg = TrainConfig(epochs=3, batch_size=batch, lr=1e-2, weight_decay=0.0, patience=5, seed=7, device="cpu",
+                      amp=False, num_workers=0, nproc=nproc)
     seed_everything(cfg.seed)
     model = LandmarkLSTM(6, 3, hidden=16, layers=2, dropout=0.0)
     result = train_and_log(
         name="lstm", model=model, train_ds=train, val_ds=val, cfg=cfg,
-        manifest={"kind": "sequence", "labels": ["a", "b", "c"], "window": 12, "stride": 1},
+        manifest={"kind": "sequence", "labels": ["a", "b", "c"], "features": {}, "window": 12, "stride": 1},
         params={"batch_size": batch, "nproc": nproc}, out_dir=out / "model", curves_csv=out / "curves.csv",
         example=val[0][0].numpy()[None], experiment="ddp-test", inputs=[],
     )
@@ -114,7 +115,7 @@ def test_torchrun_two_processes_match_one_with_the_global_batch(tmp_path: Path) 
     ]
     header = (single / "curves.csv").read_text().splitlines()[0].split(",")
     for row_a, row_b in zip(*curves, strict=True):
-        for name, x, y in zip(header, row_a, row_b):
+        for name, x, y in zip(header, row_a, row_b, strict=True):
             if name in ("train_loss", "train_acc", "val_loss", "val_acc", "epoch"):
                 assert abs(float(x) - float(y)) < 1e-4, (name, x, y)
     assert results[0]["best_epoch"] == json.loads((single / "result-rank0.json").read_text())["best_epoch"]

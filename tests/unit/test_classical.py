@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from actionrec.config.params import ClassicalParams, load_params
 from actionrec.core.labels import LabelMap
 from actionrec.models.classical import (
     APPEARANCE_MODEL,
@@ -22,7 +23,6 @@ from actionrec.models.classical import (
     predict_proba,
     save_skops,
 )
-from actionrec.config.params import ClassicalParams, load_params
 
 REPO_CLASSICAL = load_params(Path(__file__).resolve().parents[2] / "params.yaml").classical.model_dump()
 SMALL = ClassicalParams.model_validate({
@@ -49,7 +49,8 @@ def double(x):  # a custom function: skops must not load it without being told t
 def test_build_pipelines_from_params() -> None:
     pipes = build_pipelines(SMALL, seed=123)
     assert set(pipes) == {"lr", "ridge", "rf", "gb"}
-    kinds = {"lr": LogisticRegression, "ridge": RidgeClassifier, "rf": RandomForestClassifier, "gb": GradientBoostingClassifier}
+    kinds = {"lr": LogisticRegression, "ridge": RidgeClassifier, "rf": RandomForestClassifier,
+             "gb": GradientBoostingClassifier}
     for name, pipe in pipes.items():
         assert isinstance(pipe, Pipeline) and len(pipe.steps) == 2
         assert isinstance(pipe.steps[0][1], StandardScaler)

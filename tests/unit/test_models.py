@@ -10,10 +10,22 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from actionrec.config.training import TrainConfig
+from actionrec.core.manifests import ModelManifest
 from actionrec.models.convlstm import ConvLSTMCell, ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
-from actionrec.training.loop import ClipDataset, SequenceDataset, batch_to_inputs, build_model, fit, load_checkpoint, model_spec, plot_history, predict_proba, resolve_device, save_checkpoint, seed_everything
-from actionrec.config.training import TrainConfig
+from actionrec.models.torch_io import (
+    ClipDataset,
+    SequenceDataset,
+    batch_to_inputs,
+    build_model,
+    load_checkpoint,
+    model_spec,
+    predict_proba,
+    save_checkpoint,
+)
+from actionrec.training.curves import plot_history
+from actionrec.training.loop import fit, resolve_device, seed_everything
 
 TIMING_KEYS = {"seconds", "samples_per_s"}
 
@@ -133,11 +145,11 @@ def test_convlstm_cell_matches_hand_computation() -> None:
     # Gates i, f, o, g each get w_x * x + w_h * h + b.
     w_x, w_h, b = [0.5, -1.0, 2.0, 1.5], [0.25, 0.5, -0.5, 1.0], [0.1, 0.2, 0.3, -0.4]
     with torch.no_grad():
-        cell.conv.weight.copy_(torch.tensor([[[[wx]], [[wh]]] for wx, wh in zip(w_x, w_h)]))
+        cell.conv.weight.copy_(torch.tensor([[[[wx]], [[wh]]] for wx, wh in zip(w_x, w_h, strict=True)]))
         cell.conv.bias.copy_(torch.tensor(b))
     x, h, c = 0.8, -0.3, 0.6
     sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
-    pre = [wx * x + wh * h + bb for wx, wh, bb in zip(w_x, w_h, b)]
+    pre = [wx * x + wh * h + bb for wx, wh, bb in zip(w_x, w_h, b, strict=True)]
     i, f, o, g = sig(pre[0]), sig(pre[1]), sig(pre[2]), math.tanh(pre[3])
     c_want = f * c + i * g
     h_want = o * math.tanh(c_want)
@@ -259,9 +271,10 @@ def test_convlstm_learns_toy_problem(clip_data) -> None:
 def test_checkpoint_round_trip(tmp_path, clip_data) -> None:
     _, val = clip_data
     model = tiny_convlstm().eval()
-    manifest = {**model_spec(model), "labels": ["right", "left"], "window": 4}
+    manifest = ModelManifest(**model_spec(model), name="convlstm", kind="clip", model_file="model.pt",
+                             labels=["right", "left"], features={}, n_frames=4, size=8)
     save_checkpoint(model, tmp_path / "model.pt", manifest)
-    assert json.loads((tmp_path / "model.json").read_text()) == manifest
+    assert ModelManifest.model_validate_json((tmp_path / "model.json").read_text()) == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.pt"]
 
     loaded, got = load_checkpoint(tmp_path / "model.pt", build_model)
@@ -273,7 +286,8 @@ def test_checkpoint_round_trip(tmp_path, clip_data) -> None:
 
 def test_build_model_rejects_unknown_arch() -> None:
     with pytest.raises(ValueError, match="arch"):
-        build_model({"arch": "transformer", "hparams": {}})
+        build_model(ModelManifest(name="t", kind="clip", model_file="t.pt", labels=["a"], features={},
+                                  n_frames=4, size=8, arch="transformer", hparams={}))
 
 
 def test_predict_proba_rows_sum_to_one(seq_data) -> None:
@@ -288,3 +302,32 @@ def test_plot_history(tmp_path) -> None:
                 "val_acc": 0.4 + e / 10} for e in (1, 2, 3)]
     plot_history(history, tmp_path / "plots" / "history.png")
     assert (tmp_path / "plots" / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+FEATURES = {"kind": "body_centred", "parts": ["pose", "left_hand"], "visibility": True, "trajectory": False}
+LABELS = ["jump", "walk", "wave"]
+MANIFESTS = {  # what train_classical and train_lstm/train_convlstm wrote before the typed manifests
+    "classical-frame": {"name": "rf", "kind": "frame", "model_file": "rf.skops", "labels": LABELS,
+                        "features": FEATURES},
+    "classical-sequence": {"name": "pooled-lr", "kind": "sequence", "model_file": "pooled-lr.skops", "labels": LABELS,
+                           "features": FEATURES, "window": 30, "stride": 10},
+    "classical-clip": {"name": "appearance-rf", "kind": "clip", "model_file": "appearance-rf.skops", "labels": LABELS,
+                       "features": FEATURES, "n_frames": 16, "size": 64},
+    "lstm": {"kind": "sequence", "labels": LABELS, "features": FEATURES, "window": 30, "stride": 5, "arch": "lstm",
+             "hparams": {"n_features": 132, "n_classes": 3, "hidden": 128, "layers": 2, "dropout": 0.3},
+             "name": "lstm", "model_file": "model.pt", "device": "cpu", "best_epoch": 7},
+    "convlstm": {"kind": "clip", "labels": LABELS, "features": FEATURES, "n_frames": 16, "size": 64, "arch": "convlstm",
+                 "hparams": {"n_classes": 3, "in_ch": 3, "hidden": [16, 32], "kernel": 3, "pool_every": 1,
+                             "dropout": 0.25},
+                 "name": "convlstm", "model_file": "model.pt", "device": "cuda:0", "best_epoch": 12},
+}
+
+
+@pytest.mark.parametrize("which", sorted(MANIFESTS))
+def test_model_manifest_bytes_are_unchanged(tmp_path, which: str) -> None:
+    from actionrec.core.manifests import read_model, write_model
+
+    old = json.dumps(MANIFESTS[which], indent=2, sort_keys=True) + "\n"
+    (tmp_path / "old.json").write_text(old)
+    write_model(tmp_path / "new.json", read_model(tmp_path / "old.json"))
+    assert (tmp_path / "new.json").read_bytes() == old.encode()
