@@ -7,19 +7,17 @@ before any other stage has removed or rewritten an output.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from actionrec.config.params import Params
+from actionrec.config.paths import PARAMS_CHECKED
 from actionrec.config.stage import run_stage
 from actionrec.core.io import write_text
-
-OUT = Path("data/processed/params.checked")
 
 
 @run_stage("check_params")
 def main(params: Params) -> str:
-    write_text(OUT, "params.yaml: every key known, well typed and present\n")  # constant: no downstream re-run
-    return "params.yaml: every key known, well typed and present"
+    checked = "params.yaml: every key known, well typed and present"
+    write_text(PARAMS_CHECKED, checked + "\n")  # constant: no downstream re-run
+    return checked
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from actionrec.data.landmarks import DataError
+from actionrec.config import paths
 from actionrec.config.params import SplitParams
 from actionrec.core.recording import Recording
+from actionrec.data.landmarks import DataError
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,8 @@ def split_summary(split: pd.DataFrame) -> pd.DataFrame:
     frames = split.assign(frames=split["stop"] - split["start"])
     return (
         frames.groupby(["label", "subset"])
-        .agg(recordings=("session_id", "nunique"), frames=("frames", "sum"), method=("method", lambda m: ",".join(sorted(set(m)))))
+        .agg(recordings=("session_id", "nunique"), frames=("frames", "sum"),
+             method=("method", lambda m: ",".join(sorted(set(m)))))
         .reset_index()
     )
 
@@ -221,3 +223,31 @@ def read_official_split(directory: Path, index: int) -> dict[str, str]:
             if entry:
                 out[Path(entry).stem] = subset
     return out
+
+
+def official_assignments(recordings: Sequence[Recording], directory: Path, index: int | None) -> dict[str, str]:
+    """:func:`read_official_split` of split list ``index`` (none: no official split), warning about
+    listed clips that are not among ``recordings`` (missing or excluded)."""
+    if index is None:
+        return {}
+    official = read_official_split(directory, index)
+    missing = sorted(set(official) - {r.session_id for r in recordings})
+    if missing:
+        log.warning("%d clips listed in %s split %d are missing or were excluded: %s",
+                    len(missing), directory, index, ", ".join(missing[:10]))
+    return official
+
+
+def split_report(split: pd.DataFrame, strategy: str) -> dict:
+    """reports/split.json: the strategy, the methods used, the classes split in time, per-class counts."""
+    return {
+        "strategy": strategy,
+        "methods": sorted(set(split["method"])),
+        "temporal_classes": sorted(set(split.loc[split["method"] == "temporal", "label"])),
+        "per_class": split_summary(split).to_dict(orient="records"),
+    }
+
+
+def read_split(path: Path = paths.SPLIT) -> pd.DataFrame:
+    """The split manifest the split stage wrote (ids, groups and labels as strings)."""
+    return pd.read_csv(path, dtype={"session_id": str, "group": str, "label": str})

@@ -2,8 +2,8 @@
 
 The pipeline scores one held-out split. Published figures often use leave-one-group-out (e.g.
 Weizmann: leave-one-actor-out), which needs one fit per group; this command does that on the
-pipeline's own inputs (``data/processed/split.csv``, the recordings and extracted clips) with the
-same feature transform, pipelines and clip-level scoring as ``evaluate``, including the
+pipeline's own inputs (the split manifest, the recordings and extracted clips) with the same
+feature transform, pipelines and clip-level scoring as ``evaluate``, including the
 ``evaluate.fusion`` entry. Every recording is tested exactly once; the report pools all folds.
 """
 from __future__ import annotations
@@ -13,22 +13,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from actionrec.config.paths import CROSSVAL_REPORTS, SPLIT
+
 if TYPE_CHECKING:
     import pandas as pd
 
+    from actionrec.config.params import Params
+
 DEFAULT_MODELS = ("lr", "rf", "pooled-lr", "pooled-rf", "appearance-rf")
-SPLIT = Path("data/processed/split.csv")
-REPORT = Path("reports/crossval")
 
 
-def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[str, Any]:
+def cross_validate(params: Params, models: list[str], split: pd.DataFrame) -> dict[str, Any]:
     """Per model: pooled clip accuracy / macro-F1 over all folds and the accuracy of each fold."""
     import numpy as np
     from sklearn.base import clone
 
+    from actionrec.core.labels import LabelMap
+    from actionrec.core.manifests import ModelKey, ModelManifest
     from actionrec.data.corpus import load_recordings, model_inputs, training_inputs
     from actionrec.evaluation.metrics import evaluate_predictions, fuse
-    from actionrec.core.labels import LabelMap
     from actionrec.models.classical import classical_models
     from actionrec.models.predictors import Predictor
 
@@ -41,8 +44,6 @@ def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[
     groups = sorted(split["group"].unique())
     if len(groups) < 2:
         raise ValueError(f"{SPLIT}: cross-validation needs two or more groups, found {groups}")
-    manifest = {"features": params.features.model_dump(mode="json"), "window": params.classical.pooled_window,
-                "stride": params.classical.pooled_stride}
     probs: dict[str, dict[str, np.ndarray]] = {m: {} for m in models}
     truth: dict[str, int] = {}
     per_fold: dict[str, dict[str, float]] = {m: {} for m in models}
@@ -53,9 +54,16 @@ def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[
             if not names:
                 continue
             y_fit = labels.encode(names, str(SPLIT))
+            shape: dict[str, int] = {}  # what serving the model needs beyond its features
+            if kind == "sequence":
+                shape = {"window": params.classical.pooled_window, "stride": params.classical.pooled_stride}
+            elif kind == "clip":
+                shape = {"n_frames": int(x.shape[1]), "size": int(x.shape[2])}
             for name in (m for m in models if known[m][0] == kind):
                 model = clone(known[name][1]).fit(x, y_fit)
-                pred = Predictor(name, kind, labels, {**manifest, "model_file": f"{name}.skops"}, model)  # type: ignore[arg-type]
+                manifest = ModelManifest(name=name, kind=kind, model_file=f"{name}.skops", labels=labels.labels,
+                                         features=params.features, **shape)
+                pred = Predictor(name, kind, labels, manifest, model)
                 inputs, y, ids = model_inputs(pred, fold, "test", by_id)
                 if len(y) == 0:
                     continue
@@ -71,9 +79,10 @@ def cross_validate(params: Any, models: list[str], split: pd.DataFrame) -> dict[
             clips = list(p)
             pooled[name] = evaluate_predictions(np.stack([p[c] for c in clips]), np.array([truth[c] for c in clips]),
                                                 clips, labels)
+    by_key = {str(ModelKey("classical", name)): result for name, result in pooled.items()}
     fused = list(params.evaluate.fusion)
-    if fused and all(m in pooled for m in (k.removeprefix("classical-") for k in fused)):
-        pooled["fusion"] = fuse([pooled[k.removeprefix("classical-")] for k in fused], labels)
+    if fused and all(k in by_key for k in fused):
+        pooled["fusion"] = fuse([by_key[k] for k in fused], labels)
     return {
         "groups": groups,
         "models": {
@@ -105,10 +114,9 @@ def _run(args: argparse.Namespace) -> int:
     from actionrec.core import kernels
 
     kernels.pin()  # the stages' kernels and threads (before numpy loads): the same fits as train_classical
-    import pandas as pd
-
     from actionrec.config.params import ParamsError, load_params
     from actionrec.core.io import write_json, write_text
+    from actionrec.data.split import read_split
 
     try:
         params = load_params(args.params)
@@ -118,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
     if not SPLIT.is_file():
         print(f"actionrec crossval: {SPLIT} not found: run `dvc repro split` first", file=sys.stderr)
         return 1
-    split = pd.read_csv(SPLIT, dtype={"session_id": str, "group": str, "label": str})
+    split = read_split(SPLIT)
     try:
         result = cross_validate(params, args.models, split)
     except ValueError as exc:
@@ -135,12 +143,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "crossval",
         help="leave-one-group-out cross-validation of the classical models (e.g. leave-one-actor-out)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Leave-one-group-out cross-validation of the classical models on the pipeline's own inputs "
+                    f"({SPLIT}, the recordings and the extracted clips): one fit per group, each recording tested "
+                    "once, with the feature transform, pipelines and clip-level scoring of the evaluate stage. "
+                    "The report pools all folds.",
+        epilog="The pipeline scores one held-out split; published figures often use leave-one-group-out "
+               "(e.g. Weizmann: leave-one-actor-out).",
     )
-    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS),
+    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL",
                    help=f"classical model names (default: {' '.join(DEFAULT_MODELS)}); fusion is added "
                         "when the models of evaluate.fusion are among them")
-    p.add_argument("--params", type=Path, default=Path("params.yaml"))
-    p.add_argument("--out", type=Path, default=REPORT, help="where crossval.json / crossval.md go")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=CROSSVAL_REPORTS,
+                   help="folder for crossval.json and crossval.md (default: %(default)s)")
     p.set_defaults(func=_run)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from actionrec.config import paths
 from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params
 from tests.realdata.conftest import SHARED_DATA
 
@@ -15,14 +16,14 @@ COORDS = SHARED_DATA / "mediapipe_coords"
 
 
 def _repro(repo: Path) -> dict:
-    run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo)
+    run(["dvc", "add", "-q", str(paths.RAW_LANDMARKS), str(paths.RAW_VIDEOS)], repo)
     run(["dvc", "repro"], repo)
-    return json.loads((repo / "reports/metrics.json").read_text())
+    return json.loads((repo / paths.METRICS).read_text())
 
 
 def _save(results: Path, name: str, repo: Path, metrics: dict) -> None:
     """Keep the leaderboard and metrics of a real-data run in the ``results`` folder."""
-    shutil.copy2(repo / "reports/leaderboard.md", results / f"{name}.md")
+    shutil.copy2(repo / paths.LEADERBOARD, results / f"{name}.md")
     (results / f"{name}.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
@@ -32,7 +33,7 @@ def test_fencing_pose_csv_temporal_split_vs_leaky_random_split(tmp_path: Path, r
     replace_raw_data(repo, {"fencing.csv": COORDS / "liulawrence45_fencing_pose/coords.csv"})
     set_params(repo, {"data.labels": ["En Garde", "Lunge"], "features.parts": ["pose"]})
     honest = _repro(repo)
-    split = json.loads((repo / "reports/split.json").read_text())
+    split = json.loads((repo / paths.SPLIT_REPORT).read_text())
     assert split["temporal_classes"] == ["En Garde", "Lunge"]
     assert "convlstm" not in honest and {"classical-lr", "classical-gb", "lstm"} <= set(honest)
     _save(results, "fencing", repo, honest)
@@ -51,10 +52,10 @@ def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path, results: P
     set_params(repo, {"data.labels": ["Happy", "Sad"], "features.parts": ["pose", "face"], "split.purge_frames": 2,
                       "lstm.window": 20})
     metrics = _repro(repo)
-    report = json.loads((repo / "reports/validation/summary.json").read_text())
+    report = json.loads((repo / paths.VALIDATION_REPORTS / "summary.json").read_text())
     text = json.dumps(report)
     assert "36" in text or "rejected" in text
-    detail = next((repo / "reports/validation").glob("*ebigdon*.json"))
+    detail = next((repo / paths.VALIDATION_REPORTS).glob("*ebigdon*.json"))
     assert len(json.loads(detail.read_text())["rejected_rows"]) == 36
     assert {"classical-lr", "classical-rf"} <= set(metrics)
     _save(results, "ebigdon", repo, metrics)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from actionrec.config import paths
 from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params
 from tests.realdata.conftest import SHARED_DATA
 from tests.realdata.test_coords_pipeline import _save
@@ -41,10 +42,10 @@ SUFFIX = "full" if FULL else "ci"
 
 
 def _run_pipeline(repo: Path) -> tuple[dict, pd.DataFrame]:
-    run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], repo)
+    run(["dvc", "add", "-q", str(paths.RAW_LANDMARKS), str(paths.RAW_VIDEOS)], repo)
     run(["dvc", "repro"], repo)
-    metrics = json.loads((repo / "reports/metrics.json").read_text())
-    split = pd.read_csv(repo / "data/processed/split.csv", dtype=str)
+    metrics = json.loads((repo / paths.METRICS).read_text())
+    split = pd.read_csv(repo / paths.SPLIT, dtype=str)
     return metrics, split
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec.data.landmarks import DataError, landmark_csvs, read_landmark_csv, recordings_from_file
 from actionrec.core.schema import CsvFormat, Layout, seed_columns
+from actionrec.data.landmarks import DataError, landmark_csvs, read_landmark_csv, recordings_from_file
 
 
 def sha256(path: Path) -> str:

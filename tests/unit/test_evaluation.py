@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actionrec.evaluation.metrics import evaluate_predictions, fuse, leaderboard_markdown, score_tables, recording_set_id
 from actionrec.core.labels import LabelMap
+from actionrec.evaluation.leaderboard import leaderboard_markdown, score_tables
+from actionrec.evaluation.metrics import evaluate_predictions, fuse, recording_set_id
 
 LABELS = LabelMap(["a", "b"])
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from actionrec.config.params import SplitParams
+from actionrec.core.features import FeatureSpec
+from actionrec.core.recording import Recording
 from actionrec.data.corpus import frame_samples, window_samples
 from actionrec.data.landmarks import DataError
-from actionrec.core.features import FeatureSpec
-from actionrec.config.params import SplitParams
-from actionrec.core.recording import Recording
 from actionrec.data.split import (
     COLUMNS,
     LeakySplitWarning,
@@ -152,8 +152,8 @@ def test_adding_sessions_moves_only_a_class_s_lent_test_group(seed: int) -> None
         grown = make_split(recs, PARAMS, seed=seed)
         old, new = _subsets(split), _subsets(grown)
         moved = {sid for (sid, _), subset in old.items() if new[(sid, 0)] != subset}
-        lent = ({g for g in split.loc[split["subset"] == "test", "group"] if group_draw(g, seed, "test") >= PARAMS.test_size}
-                | {g for g in split.loc[split["subset"] == "val", "group"] if group_draw(g, seed, "val") >= PARAMS.val_size})
+        lent = {g for purpose, share in (("test", PARAMS.test_size), ("val", PARAMS.val_size))
+                for g in split.loc[split["subset"] == purpose, "group"] if group_draw(g, seed, purpose) >= share}
         assert moved <= lent, f"round {round_}: {sorted(moved - lent)} moved"
         for label in CLASSES:  # every class is still trained on and tested
             assert {"train", "test"} <= set(grown.loc[grown["label"] == label, "subset"])
@@ -187,7 +187,7 @@ def test_temporal_split_of_two_sessions_by_one_subject() -> None:
     recs = [make_rec(f"a{k}", "Nod", n=80, subject="alice") for k in range(2)]
     split = make_split(recs, PARAMS, seed=0)
     assert set(split["method"]) == {"temporal"}
-    for sid, rows in split.groupby("session_id"):
+    for _, rows in split.groupby("session_id"):
         rows = rows.set_index("subset")
         assert rows.loc["train", "stop"] + PARAMS.purge_frames <= rows.loc["test", "start"]
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from actionrec.config.validation import ClipValidationParams, ValidationParams
 from actionrec.core.schema import (
     CsvFormat,
     CsvSchema,
@@ -17,8 +18,10 @@ from actionrec.core.schema import (
     seed_columns,
     session_columns,
 )
-from actionrec.data.validation import CheckResult, FileReport, format_failure, usable_clips, validate_clip_index, validate_landmark_table, write_reports
-from actionrec.config.validation import ClipValidationParams, ValidationParams
+from actionrec.data.validation.checks import CheckResult, FileReport
+from actionrec.data.validation.clips import usable_clips, validate_clip_index
+from actionrec.data.validation.landmarks import validate_landmark_table
+from actionrec.data.validation.report import format_failure, write_reports
 
 LABELS = ["wave", "clap"]
 BETWEEN = "expect_column_values_to_be_between"
