@@ -14,12 +14,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from actionrec.config.training import TrainConfig
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
 from actionrec.models.torch_io import ClipDataset, SequenceDataset
 from actionrec.training.loop import fit, seed_everything
-from actionrec.config.training import TrainConfig
-
 
 Case = tuple[Callable[[], nn.Module], Dataset, int]
 
