@@ -15,9 +15,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from actionrec.packaging.pins import CPU_INDEX_LINE, canonical, cuda_only, public_version, pypi_only_env  # noqa: E402
 from pip._vendor.packaging.markers import default_environment  # noqa: E402
 from pip._vendor.packaging.requirements import Requirement  # noqa: E402
+
+from actionrec.packaging.pins import CPU_INDEX_LINE, canonical, cuda_only, public_version, pypi_only_env  # noqa: E402
 
 HEADER = {
     "cpu": ("# CPU target (`make setup TORCH=cpu`, the default without a CUDA GPU): torch==X matches the CPU\n"

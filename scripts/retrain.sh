@@ -40,22 +40,8 @@ step "reproduce (only the stages whose inputs changed)"
 dvc repro
 
 step "quality gate"
-"$PY" - <<'PY'
-import json, sys
-import yaml
-pkg = (yaml.safe_load(open("params.yaml")) or {}).get("package", {})
-metric, gate = pkg.get("min_metric", "clip_accuracy"), float(pkg.get("quality_gate", 0.0))
-metrics = json.load(open("reports/metrics.json"))
-scores = {name: m[metric] for name, m in metrics.items() if metric in m}
-if not scores:
-    sys.exit(f"quality gate: no model has {metric} in reports/metrics.json")
-best = max(scores, key=scores.get)
-for name in sorted(scores, key=scores.get, reverse=True):
-    print(f"  {name:<18} {metric} {scores[name]:.4f}")
-if scores[best] < gate:
-    sys.exit(f"quality gate FAILED: best {metric} {scores[best]:.4f} ({best}) < package.quality_gate {gate}; nothing pushed")
-print(f"quality gate passed: {best} {metric} {scores[best]:.4f} >= {gate}")
-PY
+# the package stage's own rule and params (package.quality_gate), see actionrec/packaging/gate.py
+"$PY" -m actionrec.packaging.gate || { echo "quality gate FAILED: nothing pushed" >&2; exit 1; }
 
 step "push data, models and the run cache"
 dvc push --run-cache "${remote[@]}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from actionrec.core.features import FeatureSpec
 from actionrec.core.io import write_json
@@ -98,7 +98,7 @@ class BundledModel(_Strict):
     name: str
     model_file: str
     sha256: str
-    metrics: dict[str, float]
+    metrics: dict[str, JsonValue]  # its entry of reports/metrics.json, as written
     passes_gate: bool
 
 

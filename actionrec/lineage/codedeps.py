@@ -36,20 +36,21 @@ def _strings(value: object) -> Iterable[str]:
 
 
 def vendored(root: Path) -> list[Path]:
-    """The modules the ``package`` stage may copy into the bundle: every ``"<path>.py"`` of an
-    ``actionrec`` module in a module-level constant of stages/package.py."""
-    source = root / "stages" / "package.py"
+    """The files the ``package`` stage copies into the bundle besides its imports (the entry point)
+    or whose import closure holds every module it may vendor: each ``"<path>.py"`` of a module-level
+    constant of actionrec/packaging/bundle.py (paths relative to the repository root)."""
+    source = root / "actionrec" / "packaging" / "bundle.py"
     tree = ast.parse(source.read_text(), filename=str(source))
     found = set()
     for node in tree.body:
-        if isinstance(node, ast.Assign):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             try:
                 value = ast.literal_eval(node.value)
             except ValueError:
                 continue
-            found |= {Path("actionrec", s) for s in _strings(value) if s.endswith(".py") and (root / "actionrec" / s).is_file()}
+            found |= {Path(s) for s in _strings(value) if s.endswith(".py") and (root / s).is_file()}
     if not found:
-        raise ValueError("stages/package.py: no constant lists the vendored actionrec modules; cannot compute its deps")
+        raise ValueError(f"{source}: no constant names the bundle's entry point; cannot compute the package deps")
     return sorted(found)
 
 

@@ -5,6 +5,7 @@ PyPI's ``torch`` wheel for Linux x86_64 is a CUDA build that pulls several GB of
 only by the PyTorch CPU index. So a CPU requirements file pins ``torch==X`` (which matches
 ``X+cpu``) and names that index; a CUDA one pins PyPI's build and its CUDA packages.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,15 @@ def pypi_only_env(home: str) -> dict[str, str]:
     """Environment for a pip that sees PyPI alone: no configuration file of this machine (no
     find-links, extra indexes or constraints), no pip variables; only this machine's CA bundle
     (trust, not a package source) so that HTTPS works behind an intercepting proxy."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "PIP_CONFIG_FILE": os.devnull,
-           "PIP_INDEX_URL": PYPI, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1",
-           "PIP_CACHE_DIR": os.path.expanduser("~/.cache/pip")}  # an HTTP cache, not a package source
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": PYPI,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        "PIP_CACHE_DIR": os.path.expanduser("~/.cache/pip"),  # an HTTP cache, not a package source
+    }
     cafile = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or ssl.get_default_verify_paths().cafile
     if cafile and os.path.isfile(cafile):
         env["PIP_CERT"] = cafile

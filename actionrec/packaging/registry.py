@@ -7,15 +7,23 @@ only when the candidate passes ``package.quality_gate`` and scores at least as w
 current champion by the same metric on the same test recordings. The decision and both numbers
 are printed and recorded as ``promotion.*`` tags on the candidate version.
 """
+
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from actionrec.config.params import PackageParams
+from actionrec.config.paths import PREDICTIONS
+from actionrec.config.stage import StageError
+from actionrec.lineage import git, runrecord
+from actionrec.packaging.selection import Choice
 
 ALIAS = "champion"
 MAIN_BRANCH = "main"
@@ -38,11 +46,9 @@ def experiment_name() -> str | None:
 
 def not_main_line() -> str | None:
     """Why this run is not on the main line (None when it is: branch main, clean tree, no experiment)."""
-    from actionrec.lineage import git
-
     if exp := experiment_name():
         return f"experiment {exp} (dvc exp run)"
-    branch = subprocess.run(["git", "branch", "--show-current"], capture_output=True, text=True).stdout.strip()
+    branch = git.branch()
     if branch != MAIN_BRANCH:
         return f"git branch {branch or '(detached HEAD)'}, not {MAIN_BRANCH}"
     if dirty := git.dirty_files():
@@ -66,8 +72,68 @@ def register(run_id: str, name: str, tags: dict[str, str]) -> dict[str, Any]:
     source = f"models:/{logged[0].model_id}" if logged else f"runs:/{run_id}/model"
     same = [v for v in client.search_model_versions(f"name = '{name}' AND run_id = '{run_id}'") if v.source == source]
     version = max(same, key=lambda v: int(v.version)) if same else mlflow.register_model(source, name, tags=tags)
-    return {"registered_model": name, "version": int(version.version), "mlflow_run_id": run_id, "source": source,
-            "new": not same}
+    return {
+        "registered_model": name,
+        "version": int(version.version),
+        "mlflow_run_id": run_id,
+        "source": source,
+        "new": not same,
+    }
+
+
+def test_recordings(key: str, predictions: Path = PREDICTIONS) -> list[str]:
+    """The test recordings ``key`` was scored on (the ``clip`` column of its evaluate predictions)."""
+    path = predictions / f"{key}.csv"
+    if not path.is_file():
+        raise StageError(
+            f"{path}: not found; the served model's test recordings are unknown (run `dvc repro evaluate`)"
+        )
+    with path.open(newline="") as fh:
+        return [row["clip"] for row in csv.DictReader(fh)]
+
+
+def register_served(choice: Choice, p: PackageParams, recordings: list[str], commit: str) -> dict[str, Any] | None:
+    """Register the served model (tagged with its metric, test recordings, commit and experiment);
+    None when it has no run record (restored from the DVC cache: its run is in another store)."""
+    served = choice.served
+    run_id = runrecord.read(served.manifest_path).get("mlflow_run_id")
+    if not run_id:
+        return None
+    tags = {
+        "model.key": served.key,
+        "model.kind": served.kind,
+        METRIC: p.min_metric,
+        VALUE: repr(served.value),
+        TEST_SET: test_set_digest(recordings),
+        TEST_N: str(len(set(recordings))),
+        "git.commit": commit,
+    }
+    if exp := experiment_name():
+        tags["dvc.exp_name"] = exp
+    return register(run_id, p.registered_model, tags)
+
+
+def settle(choice: Choice, p: PackageParams, registered: dict[str, Any] | None) -> str:
+    """Apply the champion rules to what :func:`register_served` registered; the line to print."""
+    from actionrec.lineage import tracking
+
+    if registered is None:
+        manifest = choice.served.manifest_path
+        return (
+            f"not registered: {runrecord.path_for(manifest)} is missing, so the served model's MLflow run is "
+            f"not in {tracking.tracking_uri()} (champion unchanged; retrain it here to register it: "
+            f"dvc repro --force {manifest.parent.name})"
+        )
+    version = str(registered["version"])
+    if why := not_main_line():
+        decision = (
+            record_skip(p.registered_model, version, why)
+            if registered["new"]
+            else f"champion unchanged: {why}; v{version} was registered before"
+        )
+    else:
+        decision = promote(p.registered_model, version, p.quality_gate, p.min_metric).line
+    return f"registered {p.registered_model} v{version}; {decision}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +148,9 @@ def decide(client: Any, name: str, version: str, gate: float, metric: str) -> De
     as well as the champion by ``metric`` on the same test recordings."""
     cand = client.get_model_version(name, version).tags
     if cand.get(METRIC) != metric or VALUE not in cand:
-        return _decision(False, f"v{version} has no {metric} recorded (tags {METRIC}/{VALUE}: {cand.get(METRIC)!r})", cand, None)
+        return _decision(
+            False, f"v{version} has no {metric} recorded (tags {METRIC}/{VALUE}: {cand.get(METRIC)!r})", cand, None
+        )
     value = float(cand[VALUE])
     champ_mv = client.get_model_version(name, v) if (v := _champion_version(client, name)) else None
     if value < gate:
@@ -91,15 +159,27 @@ def decide(client: Any, name: str, version: str, gate: float, metric: str) -> De
         return _decision(True, f"v{version} {metric}={value:.4f} >= gate {gate}; no champion yet", cand, None)
     champ = champ_mv.tags
     if champ.get(METRIC) != metric or VALUE not in champ:
-        return _decision(False, f"champion v{champ_mv.version} has no {metric} recorded: not comparable", cand, champ_mv)
+        return _decision(
+            False, f"champion v{champ_mv.version} has no {metric} recorded: not comparable", cand, champ_mv
+        )
     if champ.get(TEST_SET) != cand.get(TEST_SET):
-        return _decision(False, f"champion v{champ_mv.version} was scored on other test recordings "
-                                f"({champ.get(TEST_N)} recordings, md5 {champ.get(TEST_SET)}) than v{version} "
-                                f"({cand.get(TEST_N)}, md5 {cand.get(TEST_SET)}): not comparable", cand, champ_mv)
+        return _decision(
+            False,
+            f"champion v{champ_mv.version} was scored on other test recordings "
+            f"({champ.get(TEST_N)} recordings, md5 {champ.get(TEST_SET)}) than v{version} "
+            f"({cand.get(TEST_N)}, md5 {cand.get(TEST_SET)}): not comparable",
+            cand,
+            champ_mv,
+        )
     better = value >= float(champ[VALUE])
     verdict = ">=" if better else "<"
-    return _decision(better, f"v{version} {metric}={value:.4f} {verdict} champion v{champ_mv.version} "
-                             f"{metric}={float(champ[VALUE]):.4f} on the same {cand.get(TEST_N)} test recordings", cand, champ_mv)
+    return _decision(
+        better,
+        f"v{version} {metric}={value:.4f} {verdict} champion v{champ_mv.version} "
+        f"{metric}={float(champ[VALUE]):.4f} on the same {cand.get(TEST_N)} test recordings",
+        cand,
+        champ_mv,
+    )
 
 
 def _champion_version(client: Any, name: str) -> str | None:
@@ -112,10 +192,13 @@ def _champion_version(client: Any, name: str) -> str | None:
 
 
 def _decision(promoted: bool, reason: str, cand: dict[str, str], champ_mv: Any) -> Decision:
-    tags = {"promotion.decision": "promoted" if promoted else "refused", "promotion.reason": reason,
-            "promotion.candidate_value": cand.get(VALUE, ""),
-            "promotion.champion_version": str(champ_mv.version) if champ_mv is not None else "",
-            "promotion.champion_value": champ_mv.tags.get(VALUE, "") if champ_mv is not None else ""}
+    tags = {
+        "promotion.decision": "promoted" if promoted else "refused",
+        "promotion.reason": reason,
+        "promotion.candidate_value": cand.get(VALUE, ""),
+        "promotion.champion_version": str(champ_mv.version) if champ_mv is not None else "",
+        "promotion.champion_value": champ_mv.tags.get(VALUE, "") if champ_mv is not None else "",
+    }
     return Decision(promoted, f"champion {'<- promoted' if promoted else 'unchanged'}: {reason}", tags)
 
 

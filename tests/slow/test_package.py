@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import yaml
 
+from actionrec.core.manifests import model_key, read_model
 from actionrec.lineage import runrecord
+from actionrec.lineage.runrecord import manifests
 from actionrec.packaging.pins import CPU_INDEX_LINE
-from actionrec.models.predictors import model_key, read_manifest
 from tests.pipeline.conftest import copy_repo, run, set_params, tree_digest
 
 pytestmark = pytest.mark.slow
@@ -74,8 +75,8 @@ def _manifest(repo: Path) -> dict:
 
 def _kinds(repo: Path) -> dict[str, str]:
     """Leaderboard key -> kind of every model with a manifest (the package's candidates)."""
-    return {model_key(p, m): m["kind"] for p in (repo / "models").glob("*/*.json")
-            if p.parent.name != "package" and "kind" in (m := read_manifest(p))}
+    return {str(model_key(p, m)): m.kind for p in manifests(repo / "models") if p.parent.name != "package"
+            for m in [read_model(p)]}
 
 
 def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
@@ -141,7 +142,7 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     assert {"numpy", "opencv-contrib-python", "mediapipe", "protobuf", "scikit-learn", "skops", "pydantic"} <= lowered
     assert not {"pandas", "mlflow", "dvc", "great-expectations"} & lowered
     uses_torch = any(details["model_file"].endswith(".pt") for details in manifest["model_details"].values())
-    assert ("torch" in lowered) == uses_torch == ("actionrec/training/loop.py" in manifest["vendored"]) == (CPU_INDEX_LINE in lines)
+    assert ("torch" in lowered) == uses_torch == ("actionrec/models/torch_io.py" in manifest["vendored"]) == (CPU_INDEX_LINE in lines)
     assert not [n for n in lowered if n.startswith("nvidia-") or n == "triton"]
 
 
@@ -200,7 +201,7 @@ def test_champion_alias_is_the_packaged_model(packaged: tuple[Path, str]) -> Non
         x = rng.normal(0, 1, (16, n_features)).astype(np.float32)
         ours = pred.predict_proba(x)
     else:
-        windows = rng.normal(0, 1, (4, pred.manifest["window"], n_features)).astype(np.float32)
+        windows = rng.normal(0, 1, (4, pred.manifest.window, n_features)).astype(np.float32)
         ours = pred.predict_proba(list(windows))
         # the logged scikit-learn pipelines take flattened windows, the torch ones (N, T, F)
         x = windows.reshape(len(windows), -1) if pred.is_sklearn else windows

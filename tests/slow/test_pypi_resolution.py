@@ -16,8 +16,9 @@ from urllib.parse import urlparse
 import pytest
 from packaging.requirements import Requirement
 
+from actionrec.packaging.bundle import vendored_modules
 from actionrec.packaging.pins import CPU_INDEX, CPU_INDEX_LINE, canonical, cuda_only, public_version, pypi_only_env
-from stages import package
+from actionrec.packaging.requirements import direct_requirements, requirement_closure, requirements_txt
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +33,17 @@ def _reachable(url: str) -> bool:
     return True
 
 
-def _bundle_requirements(suffixes: set[str]) -> str:
+def _bundle_requirements(formats: set[str]) -> str:
     """The requirements.txt the package stage writes for a bundle of models in these formats."""
-    direct = package.direct_requirements(package.vendored_modules(suffixes))
-    return package.requirements_txt(package._requirement_closure(direct), direct)
+    direct = direct_requirements([REPO / rel for rel in vendored_modules(formats, REPO)])
+    return requirements_txt(requirement_closure(direct), direct)
 
 
 FILES = {
     "lock-cpu.txt": lambda: (REPO / "requirements/lock-cpu.txt").read_text(),
     "lock-cuda.txt": lambda: (REPO / "requirements/lock-cuda.txt").read_text(),
-    "bundle (scikit-learn models)": lambda: _bundle_requirements({".skops"}),
-    "bundle (scikit-learn + torch models)": lambda: _bundle_requirements({".skops", ".pt"}),
+    "bundle (scikit-learn models)": lambda: _bundle_requirements({"skops"}),
+    "bundle (scikit-learn + torch models)": lambda: _bundle_requirements({"skops", "torch"}),
 }
 
 
