@@ -63,7 +63,7 @@ def cross_validate(params: Params, models: list[str], split: pd.DataFrame) -> di
                 model = clone(known[name][1]).fit(x, y_fit)
                 manifest = ModelManifest(name=name, kind=kind, model_file=f"{name}.skops", labels=labels.labels,
                                          features=params.features, **shape)
-                pred = Predictor(name, kind, labels, manifest, model)
+                pred = Predictor(name, manifest.kind, labels, manifest, model)
                 inputs, y, ids = model_inputs(pred, fold, "test", by_id)
                 if len(y) == 0:
                     continue

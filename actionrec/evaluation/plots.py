@@ -26,7 +26,7 @@ def plot_confusion(actual: list[str], predicted: list[str], labels: LabelMap, ti
     for i in range(n):
         for j in range(n):
             color = "white" if cm[i, j] > cm.max() / 2 else "black"
-            ax.text(j, i, int(cm[i, j]), ha="center", va="center", color=color)
+            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color=color)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ExpectationValidationResult,
     )
     from great_expectations.expectations import Expectation
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,16 @@ def validate_frame(
              for i, e in enumerate(expectations)}
 
     def position(r: ExpectationValidationResult) -> int:
-        return order[(r.expectation_config.type, r.expectation_config.kwargs.get("column"))]
+        config = _config(r)
+        return order[(config.type, config.kwargs.get("column"))]
 
     return sorted(results, key=position)
+
+
+def _config(result: ExpectationValidationResult) -> ExpectationConfiguration:
+    """The expectation a result answers (GX always sets it on results of a suite run)."""
+    assert result.expectation_config is not None
+    return result.expectation_config
 
 
 def _exception_message(result: ExpectationValidationResult) -> str | None:
@@ -166,7 +174,7 @@ def _describe(expectation: str, kwargs: dict) -> str:
 
 def check_result(result: ExpectationValidationResult, index_column: str | None) -> CheckResult:
     """Flatten a GX result; example rows come from ``index_column`` of unexpected rows."""
-    config = result.expectation_config
+    config = _config(result)
     kwargs = config.kwargs
     res = result.result or {}
     details = _describe(config.type, kwargs)
