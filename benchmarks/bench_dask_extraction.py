@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from actionrec.extraction.run import ClipRef, discover_clips, run_extraction
 from actionrec.config.extraction import ExecutorParams, ExtractParams
+from actionrec.data.clips import ClipRef, discover_clips
+from actionrec.extraction.run import run_extraction
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101"
 

@@ -20,8 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from actionrec.extraction.run import ClipRef, discover_clips, extract_video_landmarks, make_holistic, run_extraction
 from actionrec.config.extraction import ExtractParams
+from actionrec.data.clips import ClipRef, discover_clips
+from actionrec.extraction.compute import extract_video_landmarks
+from actionrec.extraction.run import run_extraction
+from actionrec.media.holistic import make_holistic
 
 DEFAULT_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101"
 

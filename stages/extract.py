@@ -5,16 +5,17 @@ resized uint8 frame clips. Results come from a content-addressed per-clip cache 
 params), so after adding one clip only that clip is computed, and a changed clip or param can
 never be served stale.
 """
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from actionrec.data.landmarks import DataError
-from actionrec.extraction.run import run_extraction
 from actionrec.config.params import Params
 from actionrec.config.stage import StageError, run_stage
+from actionrec.data.landmarks import DataError
 from actionrec.data.videoset import list_clips
+from actionrec.extraction.run import run_extraction
 
 KINDS = {"landmarks": "extract_landmarks", "clips": "extract_clips"}
 

@@ -1,12 +1,13 @@
 """The raw video tree (UCF101 layout): listing clips and importing a subset of UCF101."""
+
 from __future__ import annotations
 
 import logging
 import shutil
 from pathlib import Path
 
+from actionrec.data.clips import VIDEO_SUFFIXES, ClipRef, discover_clips
 from actionrec.data.landmarks import DataError
-from actionrec.extraction.run import VIDEO_SUFFIXES, ClipRef, discover_clips
 
 log = logging.getLogger(__name__)
 

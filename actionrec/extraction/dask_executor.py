@@ -1,16 +1,16 @@
 """Extraction on a Dask cluster: whole clips as tasks, results through the per-clip cache.
 
-:func:`actionrec.extraction.run.run_extraction` calls :func:`run_dask` for its cache misses when
-``executor.kind`` is ``dask``. The scheduler is ``$ACTIONREC_DASK_ADDRESS``, else
+The ``dask`` executor of :mod:`actionrec.extraction.executors`: :func:`run_dask` computes the
+cache misses when ``executor.kind`` is ``dask``. The scheduler is ``$ACTIONREC_DASK_ADDRESS``, else
 ``executor.address``, else a throw-away :class:`~distributed.LocalCluster` of ``workers``
 processes on 127.0.0.1 (one thread each).
 
 * **one Holistic per worker process**, created on its first clip and kept for the worker's
-  lifetime (:func:`_worker_state`, a per-thread cache keyed by kind + params; run workers
+  lifetime (a per-thread :class:`~actionrec.extraction.compute.ClipWorker` keyed by kind + params; run workers
   with ``--nthreads 1``: Holistic already uses ~1.3 cores). Every clip starts with
   ``reset()``, exactly as in the local pool, so results are bit-identical.
 * **results**: a task returns the clip's ``.npz`` bytes (built by the same
-  :func:`~actionrec.extraction.run.npz_bytes`), and this process writes them into its cache
+  :func:`~actionrec.extraction.cache.npz_bytes`), and this process writes them into its cache
   atomically. Workers need read access to the clips (same absolute paths), not to the cache.
 * **failures**: a clip whose task raises is retried ``executor.retries`` times; a worker that
   dies mid-clip (killed, out of memory) has its clip rescheduled on another worker by the
@@ -29,18 +29,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from actionrec.config.extraction import ExecutorParams, Params
 from actionrec.core.io import write_bytes
-from actionrec.extraction import run as extract
+from actionrec.extraction.cache import Kind, entry_path, npz_bytes
+from actionrec.extraction.compute import ClipWorker, Failure, prepare_worker_process, unexpected_failure
 
 __all__ = ["DASK_ADDRESS_ENV", "holistics_created", "run_dask", "scheduler_address"]
 
 log = logging.getLogger(__name__)
 
 DASK_ADDRESS_ENV = "ACTIONREC_DASK_ADDRESS"
-Failure = tuple[str, str] | None
 
 
-def scheduler_address(executor: extract.ExecutorParams) -> str | None:
+def scheduler_address(executor: ExecutorParams) -> str | None:
     """``$ACTIONREC_DASK_ADDRESS`` when set, else ``executor.address`` (None: local cluster)."""
     return os.environ.get(DASK_ADDRESS_ENV) or executor.address
 
@@ -59,13 +60,16 @@ def dask_client(address: str | None, n_workers: int) -> Iterator[Any]:
     level = quiet.level
     quiet.setLevel(logging.WARNING)
     try:
-        with LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",  # a free port on 127.0.0.1 (default: a fixed :8787)
-        ) as cluster, Client(cluster, set_as_default=False) as client:
+        with (
+            LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",  # a free port on 127.0.0.1 (default: a fixed :8787)
+            ) as cluster,
+            Client(cluster, set_as_default=False) as client,
+        ):
             yield client
     finally:
         quiet.setLevel(level)
@@ -78,27 +82,23 @@ _PROCESS_LOCK = threading.Lock()
 _PROCESS: dict[str, Any] = {"set_up": False, "holistics": 0}
 
 
-def _worker_state(kind: extract.Kind, params_json: str) -> threading.local:
-    """This worker thread's parsed params and Holistic, made once per (kind, params)."""
+def _worker(kind: Kind, params_json: str) -> ClipWorker:
+    """This worker thread's :class:`ClipWorker`, made once per (kind, params)."""
     spec = (kind, params_json)
     if getattr(_STATE, "spec", None) == spec:
-        return _STATE
+        return _STATE.worker
     with _PROCESS_LOCK:
         if not _PROCESS["set_up"]:
-            extract._filter_native_logs()
-            extract.cv2.setNumThreads(1)  # the worker processes already fill the cores
+            prepare_worker_process()
             _PROCESS["set_up"] = True
-    old = getattr(_STATE, "holistic", None)
+    old = getattr(_STATE, "worker", None)
     if old is not None:
         old.close()
-    params_type = extract.ExtractParams if kind == "landmarks" else extract.ClipParams
-    params = params_type.model_validate_json(params_json)
-    _STATE.holistic = extract.make_holistic(params) if kind == "landmarks" else None
-    _STATE.params, _STATE.spec = params, spec
-    if _STATE.holistic is not None:
+    _STATE.worker, _STATE.spec = ClipWorker.create(kind, params_json), spec
+    if _STATE.worker.holistic is not None:
         with _PROCESS_LOCK:
             _PROCESS["holistics"] += 1
-    return _STATE
+    return _STATE.worker
 
 
 def holistics_created() -> int:
@@ -106,24 +106,21 @@ def holistics_created() -> int:
     return int(_PROCESS["holistics"])
 
 
-def compute_clip(
-    path: str, shown: str, kind: extract.Kind, params_json: str
-) -> tuple[bytes | None, Failure]:
+def compute_clip(path: str, shown: str, kind: Kind, params_json: str) -> tuple[bytes | None, Failure]:
     """Task body: ``(npz bytes, None)``, or ``(None, ("error", message))`` for an unexpected
     failure (``shown`` is the path as the index names it)."""
-    state = _worker_state(kind, params_json)
+    worker = _worker(kind, params_json)
     try:
-        return extract.npz_bytes(extract._entry(Path(path), kind, state.params, state.holistic)), None
+        return npz_bytes(worker.entry(Path(path))), None
     except Exception as exc:  # one bad clip must never abort the others
-        log.exception("extraction failed for %s", shown)
-        return None, ("error", f"{shown}: unexpected {type(exc).__name__}: {exc}")
+        return None, unexpected_failure(shown, exc)
 
 
 # ---------------------------------------------------------------- on the client
 
 
 def run_dask(
-    tasks: list[tuple[str, str]], kind: extract.Kind, params: extract.Params, cache_dir: Path
+    tasks: list[tuple[str, str]], kind: Kind, params: Params, cache_dir: Path
 ) -> Iterator[tuple[str, Failure]]:
     """Compute ``tasks`` (``(cache key, clip path)``, longest first) on Dask into
     ``cache_dir``; yield ``(key, failure)`` in completion order."""
@@ -158,5 +155,5 @@ def run_dask(
                 data, failure = None, ("error", f"{path}: its worker died on every try ({exc})")
             future.release()  # drop the result from the cluster's memory
             if data is not None:
-                write_bytes(extract._entry_path(cache_dir, key), data)
+                write_bytes(entry_path(cache_dir, key), data)
             yield key, failure

@@ -16,10 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from actionrec.extraction.dask_executor import DASK_ADDRESS_ENV, holistics_created
-from actionrec.data.demo.videos import generate_demo_videos
-from actionrec.extraction.run import discover_clips, run_extraction
 from actionrec.config.extraction import ClipParams, ExtractParams
+from actionrec.data.clips import discover_clips
+from actionrec.data.demo.videos import generate_demo_videos
+from actionrec.extraction.dask_executor import DASK_ADDRESS_ENV, holistics_created
+from actionrec.extraction.run import run_extraction
 
 distributed = pytest.importorskip("distributed")
 
@@ -36,9 +37,12 @@ def clips(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-    ) as cluster, distributed.Client(cluster, set_as_default=False) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
         yield cluster, client
 
 
@@ -47,7 +51,9 @@ def _outputs(out: Path) -> dict[str, bytes]:
 
 
 def _dask(params, address: str | None = None):
-    return params.model_copy(update={"executor": params.executor.model_copy(update={"kind": "dask", "address": address})})
+    return params.model_copy(
+        update={"executor": params.executor.model_copy(update={"kind": "dask", "address": address})}
+    )
 
 
 def test_same_bytes_as_local_and_one_holistic_per_worker(clips, cluster, tmp_path: Path, monkeypatch) -> None:

@@ -11,11 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actionrec.extraction import run as extract
-from actionrec.data.demo.videos import render_clip
-from actionrec.extraction.run import ClipRef, recording_from_npz, run_extraction, save_npz, ucf_group
 from actionrec.config.extraction import ClipParams, ExtractParams
 from actionrec.core.schema import Part, part_slice
+from actionrec.data.clips import ClipRef, ucf_group
+from actionrec.data.demo.videos import render_clip
+from actionrec.data.extracted import recording_from_npz
+from actionrec.extraction import outputs
+from actionrec.extraction.cache import cache_key, save_npz
+from actionrec.extraction.compute import extract_video_landmarks
+from actionrec.extraction.run import run_extraction
+from actionrec.media.holistic import make_holistic
 from actionrec.media.video import write_video
 
 N_FRAMES = 10
@@ -28,9 +33,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ClipRef]:
     refs = {}
     for label, seed in (("Nod", 1), ("Shake", 2)):
         path = root / label / f"v_{label}_g0{seed}_c01.avi"
-        write_video(
-            path, render_clip(label, np.random.default_rng(seed), N_FRAMES, (160, 120)), fps=25
-        )
+        write_video(path, render_clip(label, np.random.default_rng(seed), N_FRAMES, (160, 120)), fps=25)
         refs[label] = ClipRef(path, label, f"g0{seed}")
     corrupt = root / "Nod" / "v_Nod_g03_c01.avi"
     corrupt.write_bytes(np.random.default_rng(3).integers(0, 256, 5000, dtype=np.uint8).tobytes())
@@ -80,9 +83,7 @@ def test_landmarks_cache_errors_and_removal(videos: dict[str, ClipRef], tmp_path
     assert second["cached"].all(), "errors and results are served from the cache"
     assert (out / "index.csv").read_bytes() == index_bytes and _npz_bytes(out) == npz
 
-    changed = run_extraction(
-        clips, out, cache, _params(workers=2, max_frames=N_FRAMES // 2), "landmarks"
-    )
+    changed = run_extraction(clips, out, cache, _params(workers=2, max_frames=N_FRAMES // 2), "landmarks")
     assert not changed["cached"].any()
     assert changed.loc[changed["status"] == "ok", "n_frames"].tolist() == [N_FRAMES // 2] * 2
 
@@ -104,11 +105,11 @@ def test_one_worker_equals_two_workers(videos: dict[str, ClipRef], tmp_path: Pat
 @pytest.mark.slow
 def test_reused_holistic_equals_fresh_one(videos: dict[str, ClipRef]) -> None:
     params = _params()
-    reused = extract.make_holistic(params)
+    reused = make_holistic(params)
     for clip in (videos["Shake"], videos["Nod"]):
-        with extract.make_holistic(params) as fresh:
-            expected, _ = extract.extract_video_landmarks(clip.path, params, fresh)
-        got, _ = extract.extract_video_landmarks(clip.path, params, reused)
+        with make_holistic(params) as fresh:
+            expected, _ = extract_video_landmarks(clip.path, params, fresh)
+        got, _ = extract_video_landmarks(clip.path, params, reused)
         np.testing.assert_array_equal(got, expected)
     reused.close()
 
@@ -116,8 +117,8 @@ def test_reused_holistic_equals_fresh_one(videos: dict[str, ClipRef]) -> None:
 @pytest.mark.slow
 def test_uniform_sampling_spreads_frames_over_the_whole_clip(videos: dict[str, ClipRef]) -> None:
     params = _params(sampling="uniform", max_frames=4, stride=7)  # stride is unused
-    with extract.make_holistic(params) as holistic:
-        coords, index = extract.extract_video_landmarks(videos["Nod"].path, params, holistic)
+    with make_holistic(params) as holistic:
+        coords, index = extract_video_landmarks(videos["Nod"].path, params, holistic)
     assert index.tolist() == [1, 3, 6, 8]  # segment centres of 10 frames, up to the last one
     assert coords.shape == (4, 543, 4) and not np.isnan(coords[:, part_slice(Part.POSE)]).any()
 
@@ -125,24 +126,18 @@ def test_uniform_sampling_spreads_frames_over_the_whole_clip(videos: dict[str, C
 @pytest.mark.slow
 def test_landmarks_from_results_layout(videos: dict[str, ClipRef]) -> None:
     params = _params()
-    with extract.make_holistic(params) as holistic:
-        coords, _ = extract.extract_video_landmarks(videos["Nod"].path, params, holistic)
+    with make_holistic(params) as holistic:
+        coords, _ = extract_video_landmarks(videos["Nod"].path, params, holistic)
     pose, face = coords[:, part_slice(Part.POSE)], coords[:, part_slice(Part.FACE)]
     assert not np.isnan(pose).any() and np.all((pose[..., 3] >= 0) & (pose[..., 3] <= 1))
     assert np.all(face[..., 3] == 1.0)
 
 
-def test_clips_kind_samples_resizes_and_reports_errors(
-    videos: dict[str, ClipRef], tmp_path: Path
-) -> None:
+def test_clips_kind_samples_resizes_and_reports_errors(videos: dict[str, ClipRef], tmp_path: Path) -> None:
     clips = [videos["Nod"], videos["corrupt"], ClipRef(tmp_path / "gone.avi", "Nod", "g09")]
-    index = run_extraction(
-        clips, tmp_path / "out", tmp_path / "cache", ClipParams(n_frames=4, size=32), "clips"
-    )
+    index = run_extraction(clips, tmp_path / "out", tmp_path / "cache", ClipParams(n_frames=4, size=32), "clips")
     assert index["status"].tolist() == ["ok", "decode_error", "decode_error"]
-    assert (
-        "gone.avi" in index["message"].iloc[2] and "v_Nod_g03_c01.avi" in index["message"].iloc[1]
-    )
+    assert "gone.avi" in index["message"].iloc[2] and "v_Nod_g03_c01.avi" in index["message"].iloc[1]
     with np.load(tmp_path / "out/Nod/v_Nod_g01_c01.npz") as data:
         assert data["frames"].shape == (4, 32, 32, 3) and data["frames"].dtype == np.uint8
         assert data["frame_index"].tolist() == [1, 3, 6, 8]
@@ -162,7 +157,7 @@ def test_crash_keeps_previous_output_and_leaves_no_partial_files(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(extract, "swap_dir", interrupted)
+    monkeypatch.setattr(outputs, "swap_dir", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_extraction([videos["Shake"]], out, cache, params, "clips")
     assert _npz_bytes(out) == before
@@ -184,10 +179,10 @@ def test_save_npz_is_byte_deterministic(tmp_path: Path) -> None:
 
 
 def test_cache_key_ignores_workers_only() -> None:
-    key = extract.cache_key("ab" * 32, ExtractParams(workers=1), "landmarks")
-    assert key == extract.cache_key("ab" * 32, ExtractParams(workers=4), "landmarks")
-    assert key != extract.cache_key("ab" * 32, ExtractParams(stride=2), "landmarks")
-    assert key != extract.cache_key("cd" * 32, ExtractParams(), "landmarks")
+    key = cache_key("ab" * 32, ExtractParams(workers=1), "landmarks")
+    assert key == cache_key("ab" * 32, ExtractParams(workers=4), "landmarks")
+    assert key != cache_key("ab" * 32, ExtractParams(stride=2), "landmarks")
+    assert key != cache_key("cd" * 32, ExtractParams(), "landmarks")
     with pytest.raises(ValueError, match="strde"):
         ExtractParams.model_validate({"strde": 2})
 
