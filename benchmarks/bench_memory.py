@@ -39,7 +39,8 @@ def peak_mb() -> float:
 
 
 def child_extract(kind: str, clips_root: Path, n: int, max_frames: int) -> dict:
-    from actionrec.extraction.run import discover_clips, run_extraction
+    from actionrec.data.clips import discover_clips
+    from actionrec.extraction.run import run_extraction
     from actionrec.config.extraction import ClipParams, ExtractParams
 
     clips = discover_clips(clips_root)
@@ -56,7 +57,8 @@ def child_train(mode: str, data_dir: Path, n: int) -> dict:
 
     from actionrec.data.corpus import clip_files, clip_samples, write_clip_array
     from actionrec.models.convlstm import ConvLSTMClassifier
-    from actionrec.training.loop import ClipDataset, fit, seed_everything
+    from actionrec.models.torch_io import ClipDataset
+    from actionrec.training.loop import fit, seed_everything
     from actionrec.config.training import TrainConfig
 
     clips_dir = data_dir / f"clips-{n}"
@@ -87,7 +89,7 @@ def make_clip_set(data_dir: Path, n: int) -> None:
     import numpy as np
     import pandas as pd
 
-    from actionrec.extraction.run import save_npz
+    from actionrec.extraction.cache import save_npz
 
     out = data_dir / f"clips-{n}"
     rng = np.random.default_rng(n)

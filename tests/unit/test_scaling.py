@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from actionrec.training import ddp
 from actionrec.data.corpus import write_clip_array
 from actionrec.extraction.dask_executor import DASK_ADDRESS_ENV, scheduler_address
-from actionrec.extraction.run import cache_key, save_npz
+from actionrec.extraction.cache import cache_key, save_npz
 from actionrec.config.extraction import ClipParams, ExecutorParams, ExtractParams
-from actionrec.training.loop import ClipDataset, _loader
+from actionrec.models.torch_io import ClipDataset
+from actionrec.training.loop import make_loader
 
 
 def test_executor_params_are_typed_and_never_part_of_the_cache_key(monkeypatch) -> None:
@@ -35,14 +36,14 @@ def test_ranks_together_take_the_single_process_batches(monkeypatch) -> None:
     ds = torch.utils.data.TensorDataset(torch.arange(24))
     cpu = torch.device("cpu")
     for epoch in range(3):
-        single = _loader(ds, 6, cpu, 0, seed=5)
+        single = make_loader(ds, 6, cpu, 0, seed=5)
         single.sampler.set_epoch(epoch)
         steps = [sorted(b[0].tolist()) for b in single]
         per_rank = []
         for rank in (0, 1):
             monkeypatch.setenv("WORLD_SIZE", "2")
             monkeypatch.setenv("RANK", str(rank))
-            loader = _loader(ds, 3, cpu, 0, seed=5)
+            loader = make_loader(ds, 3, cpu, 0, seed=5)
             loader.sampler.set_epoch(epoch)
             per_rank.append([b[0].tolist() for b in loader])
         monkeypatch.delenv("WORLD_SIZE")
@@ -53,7 +54,7 @@ def test_ranks_together_take_the_single_process_batches(monkeypatch) -> None:
     shards = []
     for rank in range(3):
         monkeypatch.setenv("RANK", str(rank))
-        shards += [x for b in _loader(torch.utils.data.TensorDataset(torch.arange(10)), 4, cpu, 0, shard=True)
+        shards += [x for b in make_loader(torch.utils.data.TensorDataset(torch.arange(10)), 4, cpu, 0, shard=True)
                    for x in b[0].tolist()]
     assert sorted(shards) == list(range(10))
 
