@@ -133,9 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_live)
 
-    p = _delegating_parser(
-        sub, "record", "record labelled landmark sessions (webcam or video) into new session CSVs"
-    )
+    p = _delegating_parser(sub, "record", "record labelled landmark sessions (webcam or video) into new session CSVs")
     p.set_defaults(func=_record)
 
     p = sub.add_parser(
@@ -144,12 +142,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Web app: upload a video (or give its URL) and get the predicted action, class "
         "probabilities and a timeline, from the packaged live bundle.",
     )
-    p.add_argument("--bundle", type=Path, default=Path("models/package"),
-                   help="live bundle, written by the package stage of dvc repro (default: %(default)s)")
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        default=Path("models/package"),
+        help="live bundle, written by the package stage of dvc repro (default: %(default)s)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s: this machine)")
     p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one, printed (default: %(default)s)")
-    p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB",
-                   help="larger uploads get HTTP 413 (default: %(default)s)")
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=50.0,
+        metavar="MB",
+        help="larger uploads get HTTP 413 (default: %(default)s)",
+    )
     p.set_defaults(func=_serve)
 
     from actionrec.evaluation import crossval

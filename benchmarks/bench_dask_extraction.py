@@ -67,14 +67,18 @@ def main() -> None:
         seconds, frames, files = extract(clips, params)
         fps["local", workers] = frames / seconds
         outputs.append(files)
-        print(f"local pool   {workers} worker(s): {frames} frames in {seconds:6.1f} s = {frames / seconds:6.1f} frames/s")
+        print(
+            f"local pool   {workers} worker(s): {frames} frames in {seconds:6.1f} s = {frames / seconds:6.1f} frames/s"
+        )
 
         start = time.perf_counter()
         with LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
         ) as cluster:
             started = time.perf_counter() - start
-            dask = params.model_copy(update={"executor": ExecutorParams(kind="dask", address=cluster.scheduler_address)})
+            dask = params.model_copy(
+                update={"executor": ExecutorParams(kind="dask", address=cluster.scheduler_address)}
+            )
             seconds, frames, files = extract(clips, dask)
         fps["dask", workers] = frames / seconds
         outputs.append(files)

@@ -65,18 +65,13 @@ def pooled(clips: list[ClipRef], params: ExtractParams) -> dict[str, np.ndarray]
         return {p.removesuffix(".npz"): np.load(out / p)["coords"] for p in ok}
 
 
-def measure(
-    name: str, run: Callable[[], dict[str, np.ndarray]]
-) -> tuple[float, dict[str, np.ndarray]]:
+def measure(name: str, run: Callable[[], dict[str, np.ndarray]]) -> tuple[float, dict[str, np.ndarray]]:
     """Run once; print frames/s (wall) and CPU ms per frame; return frames/s and landmarks."""
     wall, cpu = time.perf_counter(), cpu_seconds()
     coords = run()
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     n = sum(len(c) for c in coords.values())
-    print(
-        f"{name:<40} {n:5d} frames in {wall:6.1f} s = {n / wall:6.1f} frames/s,"
-        f" {1000 * cpu / n:5.1f} CPU ms/frame"
-    )
+    print(f"{name:<40} {n:5d} frames in {wall:6.1f} s = {n / wall:6.1f} frames/s, {1000 * cpu / n:5.1f} CPU ms/frame")
     return n / wall, coords
 
 
@@ -99,15 +94,10 @@ def main() -> None:
     )
 
     seq_fps, seq = measure("sequential (1 process, 1 Holistic)", lambda: sequential(clips, params))
-    pool_fps, pool = measure(
-        f"run_extraction ({args.workers} workers, cold cache)", lambda: pooled(clips, params)
-    )
-    same = seq.keys() == pool.keys() and all(
-        np.array_equal(seq[k], pool[k], equal_nan=True) for k in seq
-    )
+    pool_fps, pool = measure(f"run_extraction ({args.workers} workers, cold cache)", lambda: pooled(clips, params))
+    same = seq.keys() == pool.keys() and all(np.array_equal(seq[k], pool[k], equal_nan=True) for k in seq)
     print(
-        f"speed-up: {pool_fps / seq_fps:.2f}x; identical landmarks: {same}; "
-        f"load average now {os.getloadavg()[0]:.1f}"
+        f"speed-up: {pool_fps / seq_fps:.2f}x; identical landmarks: {same}; load average now {os.getloadavg()[0]:.1f}"
     )
 
 

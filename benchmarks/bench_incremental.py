@@ -6,6 +6,7 @@ wall times and their ratio (target: <= 10% with the 280 UCF101 clips).
 
     python benchmarks/bench_incremental.py [--clips ../shared/data/ucf101] [--limit 280] [--max-frames 64]
 """
+
 from __future__ import annotations
 
 import argparse

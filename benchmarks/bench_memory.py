@@ -39,9 +39,9 @@ def peak_mb() -> float:
 
 
 def child_extract(kind: str, clips_root: Path, n: int, max_frames: int) -> dict:
+    from actionrec.config.extraction import ClipParams, ExtractParams
     from actionrec.data.clips import discover_clips
     from actionrec.extraction.run import run_extraction
-    from actionrec.config.extraction import ClipParams, ExtractParams
 
     clips = discover_clips(clips_root)
     step = max(1, len(clips) // n)
@@ -55,11 +55,11 @@ def child_extract(kind: str, clips_root: Path, n: int, max_frames: int) -> dict:
 def child_train(mode: str, data_dir: Path, n: int) -> dict:
     import pandas as pd
 
+    from actionrec.config.training import TrainConfig
     from actionrec.data.corpus import clip_files, clip_samples, write_clip_array
     from actionrec.models.convlstm import ConvLSTMClassifier
     from actionrec.models.torch_io import ClipDataset
     from actionrec.training.loop import fit, seed_everything
-    from actionrec.config.training import TrainConfig
 
     clips_dir = data_dir / f"clips-{n}"
     split = pd.read_csv(clips_dir / "split.csv", dtype={"session_id": str, "label": str})
@@ -73,8 +73,18 @@ def child_train(mode: str, data_dir: Path, n: int) -> dict:
             else:  # the old way: every clip stacked in RAM
                 clips, names, _ = clip_samples(split, subset, clips_dir)
                 data[subset] = ClipDataset(clips, [int(x) for x in names])
-        cfg = TrainConfig(epochs=1, batch_size=8, lr=1e-3, weight_decay=0.0, patience=5, seed=0, device="cpu", amp=False,
-                          num_workers=0, nproc=1)
+        cfg = TrainConfig(
+            epochs=1,
+            batch_size=8,
+            lr=1e-3,
+            weight_decay=0.0,
+            patience=5,
+            seed=0,
+            device="cpu",
+            amp=False,
+            num_workers=0,
+            nproc=1,
+        )
         seed_everything(0)
         model = ConvLSTMClassifier(2, hidden=[8], kernel=3, dropout=0.0)
         fit(model, data["train"], data["val"], cfg)
@@ -147,8 +157,10 @@ def main() -> None:
             for n in (args.n_train, 4 * args.n_train):
                 r = measure(["train", mode, tmp, str(n)])
                 peaks.append(r["peak_mb"])
-                print(f"ConvLSTM train {mode:<6} {n:4d} clips ({r['bytes'] / 2**20:6.1f} MB of uint8): "
-                      f"peak RSS {r['peak_mb']:7.1f} MB")
+                print(
+                    f"ConvLSTM train {mode:<6} {n:4d} clips ({r['bytes'] / 2**20:6.1f} MB of uint8): "
+                    f"peak RSS {r['peak_mb']:7.1f} MB"
+                )
             print(f"ConvLSTM train {mode:<6} 4x/1x: {peaks[1] / peaks[0]:.2f}x (+{peaks[1] - peaks[0]:.0f} MB)")
 
 

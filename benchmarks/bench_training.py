@@ -3,6 +3,7 @@
 CPU always; on CUDA also fp32 vs mixed precision side by side with the speed-up.
 Run: ``python benchmarks/bench_training.py [--batches N]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,21 @@ def convlstm_case(batches: int) -> Case:
     return lambda: ConvLSTMClassifier(10), ClipDataset(clips, rng.integers(0, 10, n)), 8
 
 
-def samples_per_s(
-    build: Callable[[], nn.Module], ds: Dataset, batch: int, device: str, amp: bool
-) -> float:
+def samples_per_s(build: Callable[[], nn.Module], ds: Dataset, batch: int, device: str, amp: bool) -> float:
     """Training-phase throughput of the second epoch (the first one warms up)."""
     seed_everything(0, deterministic=device == "cpu")
-    cfg = TrainConfig(epochs=2, batch_size=batch, lr=1e-3, weight_decay=0.0, patience=2, seed=0, device=device, amp=amp,
-                      num_workers=0, nproc=1)
+    cfg = TrainConfig(
+        epochs=2,
+        batch_size=batch,
+        lr=1e-3,
+        weight_decay=0.0,
+        patience=2,
+        seed=0,
+        device=device,
+        amp=amp,
+        num_workers=0,
+        nproc=1,
+    )
     val = torch.utils.data.Subset(ds, range(batch))
     return fit(build(), ds, val, cfg).history[-1]["samples_per_s"]
 
@@ -62,10 +71,11 @@ def main() -> None:
     runs = [("cpu", False, args.batches)]
     if torch.cuda.is_available():
         runs += [("cuda", False, args.gpu_batches), ("cuda", True, args.gpu_batches)]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-          + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
-    print(f"{'model':<9} {'device':<6} {'precision':<9} {'batch':>5} {'samples/s':>10} "
-          f"{'ms/step':>8} {'vs fp32':>8}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
+    )
+    print(f"{'model':<9} {'device':<6} {'precision':<9} {'batch':>5} {'samples/s':>10} {'ms/step':>8} {'vs fp32':>8}")
     for name, case in (("lstm", lstm_case), ("convlstm", convlstm_case)):
         fp32: dict[str, float] = {}
         for device, amp, batches in runs:
@@ -73,8 +83,10 @@ def main() -> None:
             rate = samples_per_s(build, ds, batch, device, amp)
             fp32.setdefault(device, rate)
             ratio = f"{rate / fp32[device]:.2f}x" if amp else "-"
-            print(f"{name:<9} {device:<6} {'amp fp16' if amp else 'fp32':<9} {batch:>5} "
-                  f"{rate:>10.1f} {1000 * batch / rate:>8.1f} {ratio:>8}")
+            print(
+                f"{name:<9} {device:<6} {'amp fp16' if amp else 'fp32':<9} {batch:>5} "
+                f"{rate:>10.1f} {1000 * batch / rate:>8.1f} {ratio:>8}"
+            )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 For CI job summaries, which cannot show images: ``python scripts/confusion_summary.py reports/predictions``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,9 +18,12 @@ def matrix_markdown(path: Path) -> str:
     labels = sorted({a for a, _ in pairs} | {p for _, p in pairs})
     counts = Counter(pairs)
     correct = sum(counts[(label, label)] for label in labels)
-    lines = [f"**{path.stem}**: {correct}/{len(pairs)} test clips right", "",
-             "| actual \\ predicted | " + " | ".join(labels) + " |",
-             "|---" * (len(labels) + 1) + "|"]
+    lines = [
+        f"**{path.stem}**: {correct}/{len(pairs)} test clips right",
+        "",
+        "| actual \\ predicted | " + " | ".join(labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+    ]
     for actual in labels:
         cells = [f"**{counts[(actual, p)]}**" if p == actual else str(counts[(actual, p)]) for p in labels]
         lines.append(f"| {actual} | " + " | ".join(cells) + " |")

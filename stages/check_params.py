@@ -5,6 +5,7 @@ the whole params.yaml file, so any edit re-runs it, including one to a key no st
 unknown, missing or ill-typed key anywhere fails it with the key's name, and `dvc repro` stops
 before any other stage has removed or rewritten an output.
 """
+
 from __future__ import annotations
 
 from actionrec.config.params import Params

@@ -1,4 +1,5 @@
 """DVC stage evaluate: every trained model on the held-out split, one leaderboard."""
+
 from __future__ import annotations
 
 from actionrec.config import paths

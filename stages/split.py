@@ -1,4 +1,5 @@
 """DVC stage split: a deterministic, leak-free train/val/test manifest of frame segments."""
+
 from __future__ import annotations
 
 from actionrec.config import paths

@@ -1,6 +1,7 @@
 """DVC stage train_classical: the four seed scikit-learn pipelines on per-frame features, two on
 temporally pooled windows of frames (mean/std/min/max/motion of each feature) and, when there
 are video clips, a random forest on their appearance (colour, thumbnails, motion energy)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """DVC stage train_convlstm: a ConvLSTM on resized video clips (skipped when there are none)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,13 +41,28 @@ def main(params: Params) -> str:
     with clip_arrays(files) as arrays:
         train_ds, val_ds = (ClipDataset(arrays[s], encoded[s]) for s in ("train", "val"))
         result = train_and_log(
-            name="convlstm", model=model, train_ds=train_ds, val_ds=val_ds, cfg=cfg,
-            manifest={"kind": "clip", "labels": labels.labels, "features": params.features,
-                      "n_frames": params.extract_clips.n_frames, "size": params.extract_clips.size},
-            params={"convlstm": p.model_dump(mode="json"), "extract_clips": params.extract_clips.model_dump(),
-                    "seed": params.seed},
-            out_dir=OUT, curves_csv=CURVES, example=val_ds[0][0].numpy()[None],
-            experiment=params.mlflow.experiment, inputs=[SPLIT],
+            name="convlstm",
+            model=model,
+            train_ds=train_ds,
+            val_ds=val_ds,
+            cfg=cfg,
+            manifest={
+                "kind": "clip",
+                "labels": labels.labels,
+                "features": params.features,
+                "n_frames": params.extract_clips.n_frames,
+                "size": params.extract_clips.size,
+            },
+            params={
+                "convlstm": p.model_dump(mode="json"),
+                "extract_clips": params.extract_clips.model_dump(),
+                "seed": params.seed,
+            },
+            out_dir=OUT,
+            curves_csv=CURVES,
+            example=val_ds[0][0].numpy()[None],
+            experiment=params.mlflow.experiment,
+            inputs=[SPLIT],
         )
     return describe(result, len(train_ds), len(val_ds), "clips")
 

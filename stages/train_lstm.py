@@ -1,4 +1,5 @@
 """DVC stage train_lstm: an LSTM on windows of per-frame landmark features."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,13 +41,28 @@ def main(params: Params) -> str:
     model.set_normalization(train_frames)
     example = np.stack([data["val"][i][0].numpy() for i in range(min(2, len(data["val"])))])
     result = train_and_log(
-        name="lstm", model=model, train_ds=data["train"], val_ds=data["val"], cfg=cfg,
-        manifest={"kind": "sequence", "labels": labels.labels, "features": params.features,
-                  "window": p.window, "stride": p.stride},
-        params={"lstm": p.model_dump(mode="json"), "features": params.features.model_dump(mode="json"),
-                "seed": params.seed},
-        out_dir=Path("models/lstm"), curves_csv=Path("reports/curves/lstm.csv"), example=example,
-        experiment=params.mlflow.experiment, inputs=[SPLIT],
+        name="lstm",
+        model=model,
+        train_ds=data["train"],
+        val_ds=data["val"],
+        cfg=cfg,
+        manifest={
+            "kind": "sequence",
+            "labels": labels.labels,
+            "features": params.features,
+            "window": p.window,
+            "stride": p.stride,
+        },
+        params={
+            "lstm": p.model_dump(mode="json"),
+            "features": params.features.model_dump(mode="json"),
+            "seed": params.seed,
+        },
+        out_dir=Path("models/lstm"),
+        curves_csv=Path("reports/curves/lstm.csv"),
+        example=example,
+        experiment=params.mlflow.experiment,
+        inputs=[SPLIT],
     )
     return describe(result, len(data["train"]), len(data["val"]), "windows")
 

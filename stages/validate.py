@@ -3,6 +3,7 @@
 Fails the pipeline (before any training) when a file breaks an expectation; the report in
 reports/validation/ names the file, the expectation and example rows.
 """
+
 from __future__ import annotations
 
 from actionrec.config import paths

@@ -1,5 +1,6 @@
 """Shared test set-up: offline environment, repository paths, small landmark CSV writers, and the
 check that the tests leave the working tree as they found it."""
+
 from __future__ import annotations
 
 import csv
@@ -41,9 +42,11 @@ def worktree_state(root: Path) -> dict[str, str]:
     """What ``git status`` shows of ``root``: each changed or untracked path with a digest of its
     bytes (``deleted`` when gone), and each ignored file or folder git lists (a file by size and
     mtime, a folder by its presence)."""
+
     def status(*args: str) -> list[str]:
-        out = subprocess.run(["git", "status", "--porcelain=v1", "-z", *args], cwd=root,
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["git", "status", "--porcelain=v1", "-z", *args], cwd=root, capture_output=True, text=True, check=True
+        ).stdout
         return out.split("\0")
 
     state: dict[str, str] = {}
@@ -145,7 +148,7 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
             writer = csv.writer(fh)
             if fmt == "seed":
                 writer.writerow(seed_columns(layout))
-                for label, frame in zip(labels, coords):
+                for label, frame in zip(labels, coords, strict=False):
                     writer.writerow([label, *map(format_value, frame.ravel())])
             elif fmt == "session":
                 if sessions is None or isinstance(sessions, str):
@@ -154,7 +157,7 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
                     subjects = [subjects or ""] * n
                 writer.writerow(session_columns(layout))
                 counters: dict[str, int] = {}
-                for label, sid, subj, frame in zip(labels, sessions, subjects, coords):
+                for label, sid, subj, frame in zip(labels, sessions, subjects, coords, strict=False):
                     i = counters.get(sid, 0)
                     counters[sid] = i + 1
                     writer.writerow([label, sid, subj, i, f"{i / 30:.4f}", *map(format_value, frame.ravel())])

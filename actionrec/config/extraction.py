@@ -1,4 +1,5 @@
 """Parameters of the two extraction stages (``extract_landmarks``, ``extract_clips``)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -24,8 +25,9 @@ class ExtractParams(BaseModel, extra="forbid"):
     """Landmark extraction (``extract_landmarks`` stage)."""
 
     sampling: Literal["stride", "uniform"] = Field(
-        "stride", description="stride: every stride-th frame from the start, at most max_frames; "
-        "uniform: max_frames frames spread over the whole clip (stride unused)"
+        "stride",
+        description="stride: every stride-th frame from the start, at most max_frames; "
+        "uniform: max_frames frames spread over the whole clip (stride unused)",
     )
     stride: int = Field(1, ge=1)
     max_frames: int | None = Field(64, ge=1)
@@ -36,7 +38,7 @@ class ExtractParams(BaseModel, extra="forbid"):
     executor: ExecutorParams = ExecutorParams()
 
     @model_validator(mode="after")
-    def _uniform_needs_max_frames(self) -> "ExtractParams":
+    def _uniform_needs_max_frames(self) -> ExtractParams:
         if self.sampling == "uniform" and self.max_frames is None:
             raise ValueError("sampling 'uniform' needs max_frames (how many frames to spread over the clip)")
         return self

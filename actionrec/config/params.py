@@ -6,6 +6,7 @@ key out, so no code default ever reaches a stage. Models used with more than one
 library callers build by hand (features, extraction, validation, split) keep defaults, and a
 test checks that each equals params.yaml.
 """
+
 from __future__ import annotations
 
 import reprlib
@@ -16,9 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from actionrec.config.extraction import ClipParams, ExtractParams
-from actionrec.core.features import FeatureSpec
 from actionrec.config.training import TrainConfig
 from actionrec.config.validation import ClipValidationParams, ValidationParams
+from actionrec.core.features import FeatureSpec
 
 
 class Strict(BaseModel):
@@ -223,6 +224,8 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     except ValidationError as err:
         raise ParamsError(_describe(err, path)) from None
     if missing := unset_keys(params):
-        raise ParamsError(f"{path}: missing key(s) {', '.join(missing)}: add them with their values "
-                          "(params.yaml is the only source of parameters)")
+        raise ParamsError(
+            f"{path}: missing key(s) {', '.join(missing)}: add them with their values "
+            "(params.yaml is the only source of parameters)"
+        )
     return params

@@ -3,6 +3,7 @@
 raw (DVC-added inputs) -> interim (extraction) -> processed (split) -> models -> reports; the
 live bundle is ``models/package``. ``params.yaml: data`` may point the raw inputs elsewhere.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,16 +1,13 @@
 """What every DVC stage script shares: params, logging, clean errors, a one-line summary."""
+
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from actionrec.config.params import Params, ParamsError, load_params
 
@@ -45,6 +42,3 @@ def run_stage(name: str) -> Callable[[Callable[[Params], str]], Callable[[], Non
         return main
 
     return wrap
-
-
-

@@ -1,4 +1,5 @@
 """Hyper-parameters of the torch training loop (LSTM and ConvLSTM sections of ``params.yaml``)."""
+
 from __future__ import annotations
 
 from typing import Literal

@@ -1,4 +1,5 @@
 """Thresholds of the validation stage (``params.yaml: validate``)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
@@ -16,7 +17,7 @@ class ValidationParams(BaseModel, extra="forbid"):
     max_missing_face_share: float = Field(0.5, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _ranges_ordered(self) -> "ValidationParams":
+    def _ranges_ordered(self) -> ValidationParams:
         for name in ("xy_range", "z_range"):
             lo, hi = getattr(self, name)
             if lo > hi:

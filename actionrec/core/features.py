@@ -18,6 +18,7 @@ Missing parts (NaN) become 0 after the transform, with one 0/1 "detected" flag p
 from the input, before normalising), so models never see NaN. Without shoulders there is no
 body frame: the normalised kinds then give zeros for every part of that frame.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -124,3 +125,16 @@ def transform(coords: np.ndarray, spec: FeatureSpec, source: str = "input") -> n
     parts = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts]
     feats = np.concatenate([*parts, *trajectory, np.stack(detected, axis=1)], axis=1).astype(np.float32)
     return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def cap_samples(n: int, cap: int | None, seed: int) -> np.ndarray:
+    """Indices of at most ``cap`` of ``n`` training samples (a seeded random subset, in order)."""
+    if not cap or n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
+def pad_windows(windows: list[np.ndarray], window: int) -> np.ndarray:
+    """Windows of at most ``window`` frames -> ``(N, window * F)``, short ones edge-padded."""
+    out = [np.pad(w[:window], ((0, window - len(w[:window])), (0, 0)), mode="edge") for w in windows]
+    return np.stack(out).reshape(len(windows), -1)

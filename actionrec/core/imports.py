@@ -6,6 +6,7 @@ reaches, transitively. The DVC code deps of every stage come from it, the extrac
 holds :func:`source_digest` of the extractor's closure, and the layer contract test reads
 :func:`imported_modules`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -81,9 +82,14 @@ def _normalised(path: Path) -> str:
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            setattr(node, "body", body[1:] or [ast.Pass()])
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            setattr(node, "body", body[1:] or [ast.Pass()])  # noqa: B010 (any node type with a body)
     return ast.dump(tree)
 
 

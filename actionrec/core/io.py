@@ -4,6 +4,7 @@ A file is written to a hidden temporary sibling (same directory, so the rename i
 suffix, so tools that pick a format by it still work) and renamed into place only when the
 writer finished. A failed writer leaves neither a temporary file nor a changed target.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     """Open a temporary sibling of ``path`` for writing (``"w"`` or ``"wb"``); see :func:`atomic_path`."""
     with atomic_path(path) as tmp:
         fh: IO[Any]
-        with (open(tmp, mode) if "b" in mode else open(tmp, mode, encoding="utf-8", newline="")) as fh:
+        with open(tmp, mode) if "b" in mode else open(tmp, mode, encoding="utf-8", newline="") as fh:
             yield fh
 
 

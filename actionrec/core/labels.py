@@ -1,4 +1,5 @@
 """The label map: class names <-> indices, in the order params.yaml lists them."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

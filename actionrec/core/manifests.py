@@ -5,6 +5,7 @@ weights; the live bundle is ``models/package/manifest.json`` (a :class:`BundleMa
 Both are written and read only here, so a field cannot be spelled two ways, and a manifest
 that breaks the contract fails on load with the file and the field named.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The in-memory unit of data: one recording session (a webcam session or a video clip)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -11,6 +11,7 @@ Landmarks are numbered from 1 in file order: pose 1-33, face 34-501, left hand 5
 right hand 523-543. In memory a recording is a float32 array ``(frames, landmarks, 4)`` with
 channels x, y, z, visibility; a part that was not detected in a frame is NaN.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class Layout(str, Enum):
         return sum(PART_SIZES[p] for p in self.parts)
 
     @classmethod
-    def from_n_landmarks(cls, n: int) -> "Layout":
+    def from_n_landmarks(cls, n: int) -> Layout:
         for layout in cls:
             if layout.n_landmarks == n:
                 return layout
@@ -136,15 +137,13 @@ def detect_schema(header: list[str]) -> CsvSchema:
     n_meta = len(SESSION_META) if fmt is CsvFormat.SESSION else 1
     n_coord = len(header) - n_meta
     if n_coord <= 0 or n_coord % len(CHANNELS):
-        raise SchemaError(
-            f"{n_coord} landmark columns is not a multiple of {len(CHANNELS)} (x, y, z, v)"
-        )
+        raise SchemaError(f"{n_coord} landmark columns is not a multiple of {len(CHANNELS)} (x, y, z, v)")
     try:
         layout = Layout.from_n_landmarks(n_coord // len(CHANNELS))
     except ValueError as exc:
         raise SchemaError(str(exc)) from None
     schema = CsvSchema(fmt, layout)
-    for i, (got, want) in enumerate(zip(header, schema.columns)):
+    for i, (got, want) in enumerate(zip(header, schema.columns, strict=False)):
         if got != want:
             raise SchemaError(f"column {i + 1} is '{got}', expected '{want}'")
     return schema

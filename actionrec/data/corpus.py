@@ -97,7 +97,7 @@ def training_inputs(kind: str, rows: pd.DataFrame, by_id: dict[str, Recording], 
     """What a classical model of ``kind`` is fitted on: the ``train`` rows as frame features
     (at most ``classical.max_train_frames``, a seeded subset), padded windows of
     ``classical.pooled_window`` frames, or uint8 clips; and their label names."""
-    from actionrec.models.classical import cap_samples, pad_windows
+    from actionrec.core.features import cap_samples, pad_windows
 
     c = params.classical
     if kind == "frame":

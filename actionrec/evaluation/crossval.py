@@ -6,6 +6,7 @@ pipeline's own inputs (the split manifest, the recordings and extracted clips) w
 feature transform, pipelines and clip-level scoring as ``evaluate``, including the
 ``evaluate.fusion`` entry. Every recording is tested exactly once; the report pools all folds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,14 @@ def cross_validate(params: Params, models: list[str], split: pd.DataFrame) -> di
                 shape = {"n_frames": int(x.shape[1]), "size": int(x.shape[2])}
             for name in (m for m in models if known[m][0] == kind):
                 model = clone(known[name][1]).fit(x, y_fit)
-                manifest = ModelManifest(name=name, kind=kind, model_file=f"{name}.skops", labels=labels.labels,
-                                         features=params.features, **shape)
+                manifest = ModelManifest(
+                    name=name,
+                    kind=kind,
+                    model_file=f"{name}.skops",
+                    labels=labels.labels,
+                    features=params.features,
+                    **shape,
+                )
                 pred = Predictor(name, manifest.kind, labels, manifest, model)
                 inputs, y, ids = model_inputs(pred, fold, "test", by_id)
                 if len(y) == 0:
@@ -71,14 +78,18 @@ def cross_validate(params: Params, models: list[str], split: pd.DataFrame) -> di
                 probs[name].update(result["clip_proba"])
                 truth.update(result["clip_y"])
                 per_fold[name][group] = result["clip"]["accuracy"]
-        print(f"fold {group}: " + ", ".join(f"{m} {a[group]:.3f}" for m, a in per_fold.items() if group in a),
-              file=sys.stderr, flush=True)
+        print(
+            f"fold {group}: " + ", ".join(f"{m} {a[group]:.3f}" for m, a in per_fold.items() if group in a),
+            file=sys.stderr,
+            flush=True,
+        )
     pooled = {}
     for name, p in probs.items():
         if p:
             clips = list(p)
-            pooled[name] = evaluate_predictions(np.stack([p[c] for c in clips]), np.array([truth[c] for c in clips]),
-                                                clips, labels)
+            pooled[name] = evaluate_predictions(
+                np.stack([p[c] for c in clips]), np.array([truth[c] for c in clips]), clips, labels
+            )
     by_key = {str(ModelKey("classical", name)): result for name, result in pooled.items()}
     fused = list(params.evaluate.fusion)
     if fused and all(k in by_key for k in fused):
@@ -86,8 +97,12 @@ def cross_validate(params: Params, models: list[str], split: pd.DataFrame) -> di
     return {
         "groups": groups,
         "models": {
-            name: {"clip_accuracy": r["clip"]["accuracy"], "clip_macro_f1": r["clip"]["macro_f1"],
-                   "n_clips": r["n_clips"], "fold_accuracy": per_fold.get(name, {})}
+            name: {
+                "clip_accuracy": r["clip"]["accuracy"],
+                "clip_macro_f1": r["clip"]["macro_f1"],
+                "n_clips": r["n_clips"],
+                "fold_accuracy": per_fold.get(name, {}),
+            }
             for name, r in pooled.items()
         },
     }
@@ -144,16 +159,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "crossval",
         help="leave-one-group-out cross-validation of the classical models (e.g. leave-one-actor-out)",
         description="Leave-one-group-out cross-validation of the classical models on the pipeline's own inputs "
-                    f"({SPLIT}, the recordings and the extracted clips): one fit per group, each recording tested "
-                    "once, with the feature transform, pipelines and clip-level scoring of the evaluate stage. "
-                    "The report pools all folds.",
+        f"({SPLIT}, the recordings and the extracted clips): one fit per group, each recording tested "
+        "once, with the feature transform, pipelines and clip-level scoring of the evaluate stage. "
+        "The report pools all folds.",
         epilog="The pipeline scores one held-out split; published figures often use leave-one-group-out "
-               "(e.g. Weizmann: leave-one-actor-out).",
+        "(e.g. Weizmann: leave-one-actor-out).",
     )
-    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL",
-                   help=f"classical model names (default: {' '.join(DEFAULT_MODELS)}); fusion is added "
-                        "when the models of evaluate.fusion are among them")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=list(DEFAULT_MODELS),
+        metavar="MODEL",
+        help=f"classical model names (default: {' '.join(DEFAULT_MODELS)}); fusion is added "
+        "when the models of evaluate.fusion are among them",
+    )
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=CROSSVAL_REPORTS,
-                   help="folder for crossval.json and crossval.md (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=CROSSVAL_REPORTS,
+        help="folder for crossval.json and crossval.md (default: %(default)s)",
+    )
     p.set_defaults(func=_run)

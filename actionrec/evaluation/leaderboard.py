@@ -1,4 +1,5 @@
 """Every model's figures on its own and on the shared test recordings, and reports/leaderboard.md."""
+
 from __future__ import annotations
 
 from actionrec.core.labels import LabelMap
@@ -28,8 +29,10 @@ def score_tables(
     return metrics, own, common
 
 
-_HEAD = ("| rank | model | input | test set | test clips | clip acc | clip macro-F1 | sample acc | sample macro-F1 |\n"
-         "|---:|---|---|---|---:|---:|---:|---:|---:|\n")
+_HEAD = (
+    "| rank | model | input | test set | test clips | clip acc | clip macro-F1 | sample acc | sample macro-F1 |\n"
+    "|---:|---|---|---|---:|---:|---:|---:|---:|\n"
+)
 
 
 def _table(rows: list[dict], rank_by: str) -> str:
@@ -48,12 +51,17 @@ def leaderboard_markdown(common: list[dict], own: list[dict], rank_by: str, spli
     text = f"# Leaderboard\n\nRanked by `{rank_by}`; every figure names the test set it is on. {split_note}\n\n"
     if common:
         first = common[0]
-        text += (f"## Every model on the same {first['n_clips']} test recordings (set `{first['test_set']}`)\n\n"
-                 "The recordings that every model below can score: the one ranking that compares all of them.\n\n"
-                 + _table(common, rank_by) + "\n")
+        text += (
+            f"## Every model on the same {first['n_clips']} test recordings (set `{first['test_set']}`)\n\n"
+            "The recordings that every model below can score: the one ranking that compares all of them.\n\n"
+            + _table(common, rank_by)
+            + "\n"
+        )
     else:
-        text += ("## Every model on the same test recordings\n\n"
-                 "No test recording is scored by every model: no common ranking.\n\n")
+        text += (
+            "## Every model on the same test recordings\n\n"
+            "No test recording is scored by every model: no common ranking.\n\n"
+        )
     text += "## Each test set on its own\n\n"
     by_set: dict[str, list[dict]] = {}
     for r in own:

@@ -1,4 +1,5 @@
 """Held-out metrics at two levels: per sample (frame / window / clip) and per recording (clip)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,12 @@ def evaluate_predictions(proba: np.ndarray, y: np.ndarray, clip_ids: list[str], 
         "clip_proba": dict(zip(clips, clip_proba, strict=True)),
         "clip_y": dict(zip(clips, clip_y.tolist(), strict=True)),
         "predictions": pd.DataFrame(
-            {"clip": clips, "actual": labels.decode(clip_y), "predicted": labels.decode(clip_pred),
-             "probability": clip_proba.max(axis=1)}
+            {
+                "clip": clips,
+                "actual": labels.decode(clip_y),
+                "predicted": labels.decode(clip_pred),
+                "probability": clip_proba.max(axis=1),
+            }
         ),
     }
 

@@ -1,4 +1,5 @@
 """Figures of the evaluation: a confusion matrix per model (matplotlib, headless)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Each model's predictions CSV, confusion PNG and per-class JSON go to ``reports/``; its test
 figures are added to the MLflow run that trained it, when that run is in the store.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ class Evaluation:
 
 def model_manifests(models_dir: Path = paths.MODELS) -> list[Path]:
     """The trained models' manifests ``models/<family>/<name>.json`` (not the live bundle's)."""
-    return [p for p in runrecord.manifests(models_dir)
-            if p.parent.name != "package" and "kind" in json.loads(p.read_text())]
+    return [
+        p for p in runrecord.manifests(models_dir) if p.parent.name != "package" and "kind" in json.loads(p.read_text())
+    ]
 
 
 def _input_signature(pred: Predictor) -> str:
@@ -64,8 +66,12 @@ def _training_run(client: mlflow.MlflowClient, manifest: Path) -> str | None:
     try:
         return client.get_run(run_id).info.run_id if run_id else None
     except mlflow.exceptions.MlflowException:
-        log.warning("%s: MLflow run %s is not in %s; test metrics not logged to MLflow",
-                    manifest, run_id, tracking.tracking_uri())
+        log.warning(
+            "%s: MLflow run %s is not in %s; test metrics not logged to MLflow",
+            manifest,
+            run_id,
+            tracking.tracking_uri(),
+        )
         return None
 
 

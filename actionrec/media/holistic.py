@@ -79,9 +79,7 @@ def landmarks_from_results(results: Any) -> np.ndarray:
         if found is None:
             continue
         vis = part is Part.POSE
-        out[part_slice(part)] = [
-            (p.x, p.y, p.z, p.visibility if vis else 1.0) for p in found.landmark
-        ]
+        out[part_slice(part)] = [(p.x, p.y, p.z, p.visibility if vis else 1.0) for p in found.landmark]
     return out
 
 

@@ -8,13 +8,13 @@ whole video in memory, and frame counts come from reading to the end, because
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
+
 from actionrec.core.io import atomic_path
 
 __all__ = [
@@ -136,9 +136,7 @@ def iter_indexed_frames(path: str | os.PathLike, indices: Iterable[int]) -> Iter
                 yield index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def read_clip(
-    path: str | os.PathLike, n_frames: int, size: tuple[int, int], n_total: int | None = None
-) -> np.ndarray:
+def read_clip(path: str | os.PathLike, n_frames: int, size: tuple[int, int], n_total: int | None = None) -> np.ndarray:
     """``n_frames`` RGB frames sampled uniformly over the whole clip, resized to ``size``.
 
     ``size`` is ``(width, height)`` as in OpenCV; the result is ``uint8 (n_frames, H, W, 3)``.
@@ -155,9 +153,7 @@ def read_clip(
     return out
 
 
-def write_video(
-    path: str | os.PathLike, frames_rgb: Iterable[np.ndarray], fps: float, fourcc: str = "mp4v"
-) -> Path:
+def write_video(path: str | os.PathLike, frames_rgb: Iterable[np.ndarray], fps: float, fourcc: str = "mp4v") -> Path:
     """Write RGB ``uint8`` frames to ``path`` atomically (temp file + ``os.replace``).
 
     The container follows the suffix (``.avi``, ``.mp4``). ``mp4v`` is the default codec
@@ -175,17 +171,13 @@ def _write_frames(tmp_name: str, path: Path, frames_rgb: Iterable[np.ndarray], f
     try:
         for i, frame in enumerate(frames_rgb):
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-                raise ValueError(
-                    f"frame {i} must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}"
-                )
+                raise ValueError(f"frame {i} must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
             if writer is None:
                 shape = frame.shape
                 size = (frame.shape[1], frame.shape[0])
                 writer = cv2.VideoWriter(tmp_name, cv2.VideoWriter.fourcc(*fourcc), fps, size)
                 if not writer.isOpened():
-                    raise VideoError(
-                        path, f"cannot open a {fourcc!r} writer at {fps} fps, size {size}"
-                    )
+                    raise VideoError(path, f"cannot open a {fourcc!r} writer at {fps} fps, size {size}")
             elif frame.shape != shape:
                 raise ValueError(f"frame {i} has shape {frame.shape}, expected {shape}")
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

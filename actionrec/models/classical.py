@@ -86,19 +86,6 @@ class AppearancePooling(TransformerMixin, BaseEstimator):
         ]).astype(np.float32)
 
 
-def cap_samples(n: int, cap: int | None, seed: int) -> np.ndarray:
-    """Indices of at most ``cap`` of ``n`` training samples (a seeded random subset, in order)."""
-    if not cap or n <= cap:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
-
-
-def pad_windows(windows: list[np.ndarray], window: int) -> np.ndarray:
-    """Windows of at most ``window`` frames -> ``(N, window * F)``, short ones edge-padded."""
-    out = [np.pad(w[:window], ((0, window - len(w[:window])), (0, 0)), mode="edge") for w in windows]
-    return np.stack(out).reshape(len(windows), -1)
-
-
 def build_pipelines(params: ClassicalParams, seed: int) -> dict[str, Pipeline]:
     """StandardScaler + each seed classifier, hyper-parameters from params, seeded."""
     return {name: make_pipeline(StandardScaler(), est) for name, est in _estimators(params, seed).items()}

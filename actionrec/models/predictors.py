@@ -39,7 +39,8 @@ class Predictor:
         """Probabilities for frame features ``(N, F)``, a list of windows ``(T_i, F)`` (sequence
         models) or uint8 clips ``(N, T, H, W, 3)`` (clip models)."""
         if self.is_sklearn:
-            from actionrec.models.classical import pad_windows, predict_proba
+            from actionrec.core.features import pad_windows
+            from actionrec.models.classical import predict_proba
 
             x = pad_windows(inputs, int(self.manifest.window)) if self.kind == "sequence" else inputs
             proba = predict_proba(self.model, x)

@@ -34,7 +34,7 @@ from actionrec.packaging.selection import Candidate, Choice
 
 # Paths relative to the repository root; codedeps reads these ".py" constants (the package
 # stage's DVC deps are their import closures, which hold every file a bundle may vendor).
-ENTRY_POINT = "actionrec/packaging/bundle_entry.py"  # copied to <bundle>/live.py
+ENTRY_POINT = "actionrec/serving/bundle_entry.py"  # copied to <bundle>/live.py
 FORMAT_MODULES: dict[Format, str] = {"skops": "actionrec/models/classical.py", "torch": "actionrec/models/torch_io.py"}
 SERVED = ("actionrec/core/", "actionrec/media/", "actionrec/models/", "actionrec/serving/")
 NOT_SERVED = ("actionrec/serving/web/",)

@@ -1,5 +1,6 @@
 """Train every classical model: build each input kind's training set, fit its pipelines, log
 each to MLflow as a nested run, and write ``<name>.skops`` beside its model manifest."""
+
 from __future__ import annotations
 
 import time
@@ -23,7 +24,9 @@ from actionrec.models.classical import PARAM_SECTIONS, TRUSTED_TYPES, classical_
 
 PIP = ("scikit-learn", "skops", "numpy", "scipy")
 INPUTS: tuple[tuple[Kind, str], ...] = (
-    ("frame", "train_frames"), ("sequence", "train_windows"), ("clip", "train_clips"),
+    ("frame", "train_frames"),
+    ("sequence", "train_windows"),
+    ("clip", "train_clips"),
 )
 
 
@@ -96,14 +99,23 @@ def train_and_log(params: Params, sets: list[TrainSet], out: Path, inputs: list[
                     mlflow.log_input(dataset, context="training")
                     train_acc = float((pipe.predict(ts.x) == ts.y).mean())
                     mlflow.log_metrics(
-                        {"train_accuracy": train_acc, "fit_seconds": seconds, "train_samples": len(ts.x)})
+                        {"train_accuracy": train_acc, "fit_seconds": seconds, "train_samples": len(ts.x)}
+                    )
                     log_model(pipe, ts.x[:2])
                     save_skops(pipe, out / f"{name}.skops")
-                    write_model(out / f"{name}.json", ModelManifest(
-                        name=name, kind=ts.kind, model_file=f"{name}.skops", labels=labels.labels,
-                        features=params.features, **ts.extra,
-                    ))
-                    runrecord.write(out / f"{name}.json", run.info.run_id, run_tags,
-                                    mlflow_parent_run_id=parent.info.run_id)
+                    write_model(
+                        out / f"{name}.json",
+                        ModelManifest(
+                            name=name,
+                            kind=ts.kind,
+                            model_file=f"{name}.skops",
+                            labels=labels.labels,
+                            features=params.features,
+                            **ts.extra,
+                        ),
+                    )
+                    runrecord.write(
+                        out / f"{name}.json", run.info.run_id, run_tags, mlflow_parent_run_id=parent.info.run_id
+                    )
                     summary.append(f"{name} {seconds:.1f}s")
     return summary

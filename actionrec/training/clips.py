@@ -1,4 +1,5 @@
 """The ConvLSTM's training inputs: clip files per subset as memory-mapped arrays, or the skip outputs."""
+
 from __future__ import annotations
 
 import os

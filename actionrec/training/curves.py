@@ -1,4 +1,5 @@
 """Training curves as PNG: loss and accuracy per epoch, or a placeholder saying why there are none."""
+
 from __future__ import annotations
 
 import os

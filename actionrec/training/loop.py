@@ -4,6 +4,7 @@ Datasets, batches and checkpoints live in :mod:`actionrec.models.torch_io` (the 
 needs them without the training side); :func:`fit` trains any model whose batches
 :func:`~actionrec.models.torch_io.batch_to_inputs` understands.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,6 +28,7 @@ from actionrec.models.torch_io import Batch, batch_to_inputs, cpu_state
 from actionrec.training import ddp
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class FitResult:
@@ -84,9 +86,7 @@ def make_loader(
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     sampler = None
     if seed is not None:
-        sampler = DistributedSampler(
-            ds, num_replicas=ddp.world_size(), rank=ddp.rank(), shuffle=True, seed=seed
-        )
+        sampler = DistributedSampler(ds, num_replicas=ddp.world_size(), rank=ddp.rank(), shuffle=True, seed=seed)
     elif shard and ddp.world_size() > 1:
         sampler = range(ddp.rank(), len(ds), ddp.world_size())
     return DataLoader(
@@ -211,7 +211,12 @@ def _fit(
     if main:
         log.info(
             "training %s on %s (amp=%s, %d process(es)): %d train, %d val items",
-            type(model).__name__, device, precision.enabled, ddp.world_size(), len(train_ds), len(val_ds),
+            type(model).__name__,
+            device,
+            precision.enabled,
+            ddp.world_size(),
+            len(train_ds),
+            len(val_ds),
         )
 
     history: list[dict[str, float]] = []
@@ -238,7 +243,12 @@ def _fit(
         if main:
             log.info(
                 "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f samples/s",
-                epoch, train_loss, train_acc, val_loss, val_acc, row["samples_per_s"],
+                epoch,
+                train_loss,
+                train_acc,
+                val_loss,
+                val_acc,
+                row["samples_per_s"],
             )
         if on_epoch is not None and main:
             on_epoch(dict(row))

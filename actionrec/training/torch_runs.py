@@ -1,4 +1,5 @@
 """Train one torch model, log it to MLflow and write it to models/ (shared by LSTM and ConvLSTM)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,18 +75,33 @@ def train_and_log(
     if not ddp.is_main_process():
         result = fit(model, train_ds, val_ds, cfg)
         best = next(row for row in result.history if row["epoch"] == result.best_epoch)
-        return {"best_epoch": result.best_epoch, "epochs": len(result.history), "val_acc": float(best["val_acc"]),
-                "device": result.device}
+        return {
+            "best_epoch": result.best_epoch,
+            "epochs": len(result.history),
+            "val_acc": float(best["val_acc"]),
+            "device": result.device,
+        }
     tracking.setup(experiment)
     device = str(resolve_device(cfg.device))
-    tags = {**lineage_tags(f"train_{name}", inputs, device), "model.kind": manifest["kind"], "model.name": name,
-            "train.world_size": str(ddp.world_size())}
+    tags = {
+        **lineage_tags(f"train_{name}", inputs, device),
+        "model.kind": manifest["kind"],
+        "model.name": name,
+        "train.world_size": str(ddp.world_size()),
+    }
     with mlflow.start_run(run_name=name, tags=tags) as run:
         mlflow.log_params(flatten(params))
         mlflow.log_input(tracking.training_dataset(tags, f"train_{manifest['kind']}s"), context="training")
         mlflow.log_metrics({"train_samples": len(train_ds), "val_samples": len(val_ds)})
-        result = fit(model, train_ds, val_ds, cfg, on_epoch=lambda row: mlflow.log_metrics(
-            {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])))
+        result = fit(
+            model,
+            train_ds,
+            val_ds,
+            cfg,
+            on_epoch=lambda row: mlflow.log_metrics(
+                {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])
+            ),
+        )
         history = pd.DataFrame(result.history)
         # the curves file is git-tracked: only what training decides, not the machine's wall clock
         write_text(curves_csv, history.drop(columns=list(WALL_CLOCK)).to_csv(index=False))
@@ -93,11 +109,22 @@ def train_and_log(
         plot_history(result.history, png)
         mlflow.log_artifact(str(png), artifact_path="curves")
         best = history.loc[history["epoch"] == result.best_epoch].iloc[0]
-        mlflow.log_metrics({"best_epoch": result.best_epoch, "best_val_acc": float(best["val_acc"]),
-                            "best_val_loss": float(best["val_loss"])})
+        mlflow.log_metrics(
+            {
+                "best_epoch": result.best_epoch,
+                "best_val_acc": float(best["val_acc"]),
+                "best_val_loss": float(best["val_loss"]),
+            }
+        )
         model = model.cpu().eval()
-        full = ModelManifest(**manifest, **model_spec(model), name=name, model_file="model.pt",
-                             device=result.device, best_epoch=result.best_epoch)
+        full = ModelManifest(
+            **manifest,
+            **model_spec(model),
+            name=name,
+            model_file="model.pt",
+            device=result.device,
+            best_epoch=result.best_epoch,
+        )
         weights = out_dir / "model.pt"
         save_checkpoint(model, weights, full)
         runrecord.write(weights.with_suffix(".json"), run.info.run_id, tags)
@@ -111,11 +138,17 @@ def train_and_log(
             pip_requirements=tracking.pip_requirements(*PIP),
             code_paths=[str(Path(__file__).resolve().parents[1])],
         )
-    return {"best_epoch": result.best_epoch, "epochs": len(history), "val_acc": float(best["val_acc"]),
-            "device": result.device}
+    return {
+        "best_epoch": result.best_epoch,
+        "epochs": len(history),
+        "val_acc": float(best["val_acc"]),
+        "device": result.device,
+    }
 
 
 def describe(result: dict[str, Any], n_train: int, n_val: int, items: str) -> str:
     """The stage's one-line summary of :func:`train_and_log`'s ``result``."""
-    return (f"{n_train} train / {n_val} val {items}, best epoch {result['best_epoch']} "
-            f"of {result['epochs']}, val acc {result['val_acc']:.3f} on {result['device']}")
+    return (
+        f"{n_train} train / {n_val} val {items}, best epoch {result['best_epoch']} "
+        f"of {result['epochs']}, val acc {result['val_acc']:.3f} on {result['device']}"
+    )

@@ -1,5 +1,6 @@
 """Where the browser tier's screenshots go: a temporary folder, or ``$ACTIONREC_SCREENSHOT_DIR``
 (set by ``make screenshots``, which refreshes the README's images in reports/screenshots/)."""
+
 from __future__ import annotations
 
 from pathlib import Path

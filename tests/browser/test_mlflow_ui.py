@@ -2,6 +2,7 @@
 group, stopped as a group), headless Chromium on the runs page of the pipeline's experiment; the
 runs are listed with their metrics. Screenshot: mlflow_runs.png in the screenshot folder
 (reports/screenshots/ with `make screenshots`)."""
+
 from __future__ import annotations
 
 import os
@@ -49,15 +50,33 @@ def _free_port() -> int:
 def server(run_a: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     workdir = tmp_path_factory.mktemp("mlflow-server")  # nothing lands in a repository
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true",
-           "DO_NOT_TRACK": "true"}
+    env = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
     log = (workdir / "server.log").open("w")
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--backend-store-uri", run_a.store, "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(mlflow_bin),
+            "server",
+            "--backend-store-uri",
+            run_a.store,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,7 +88,9 @@ def server(run_a: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Iter
                     break
             except requests.ConnectionError:
                 pass
-            assert time.monotonic() < deadline, "mlflow server did not come up:\n" + (workdir / "server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (
+                "mlflow server did not come up:\n" + (workdir / "server.log").read_text()[-3000:]
+            )
             time.sleep(0.5)
         yield url
     finally:
@@ -89,9 +110,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     chromium, chromedriver = BROWSER
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1800,800", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1800,800",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=chromedriver), options=opts)
     driver.set_page_load_timeout(60)
@@ -109,8 +139,9 @@ def _click(browser: webdriver.Chrome, element: object) -> None:
     element.click()
 
 
-def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, server: str, browser: webdriver.Chrome,
-                                                        screenshot_dir: Path) -> None:
+def test_runs_page_lists_the_pipeline_runs_with_metrics(
+    run_a: PipelineRun, server: str, browser: webdriver.Chrome, screenshot_dir: Path
+) -> None:
     client = mlflow.MlflowClient(tracking_uri=run_a.store)
     exp = client.get_experiment_by_name("actionrec")
     runs = client.search_runs([exp.experiment_id])
@@ -124,14 +155,20 @@ def test_runs_page_lists_the_pipeline_runs_with_metrics(run_a: PipelineRun, serv
     # Metrics are columns the user picks (Columns -> Metrics); children under their parent (expand).
     browser.find_element(By.XPATH, "//button[normalize-space()='Columns']").click()
     for metric in METRICS:
-        node = WebDriverWait(browser, 30).until(lambda d: d.find_element(
-            By.XPATH, f"//div[@role='dialog']//div[contains(@class,'tree-treenode')][.//*[normalize-space(text())='{metric}']]"))
+        node = WebDriverWait(browser, 30).until(
+            lambda d, metric=metric: d.find_element(
+                By.XPATH,
+                f"//div[@role='dialog']//div[contains(@class,'tree-treenode')][.//*[normalize-space(text())='{metric}']]",
+            )
+        )
         if "checkbox-checked" not in node.get_attribute("class"):
             _click(browser, node.find_element(By.XPATH, ".//span[contains(@class,'tree-checkbox')]"))
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     parent = browser.find_element(By.XPATH, "//div[@role='row'][.//*[normalize-space(text())='train_classical']]")
     _click(browser, parent.find_element(By.XPATH, ".//button"))
-    WebDriverWait(browser, 30).until(lambda d: all(n in body() for n in ("classical-lr", "classical-rf", "classical-gb")))
+    WebDriverWait(browser, 30).until(
+        lambda d: all(n in body() for n in ("classical-lr", "classical-rf", "classical-gb"))
+    )
     headers = {h.text for h in browser.find_elements(By.CSS_SELECTOR, "[role=columnheader]")}
     assert set(METRICS) <= headers, headers
     text = body()

@@ -5,6 +5,7 @@ The bundle is built into a temporary folder by the package stage's library code 
 models of the ``trained_demo`` copy. Screenshot: web_result.png in the screenshot folder
 (reports/screenshots/ with `make screenshots`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,8 +30,10 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
-                       reason="needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`)"),
+    pytest.mark.skipif(
+        not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
+        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`)",
+    ),
 ]
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -90,9 +93,14 @@ def _full_page_png(driver: object, path: Path) -> None:
     import base64
 
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))
 
@@ -112,9 +120,23 @@ def start_server(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         log = (tmpdir.parent / f"{tmpdir.name}.log").open("w")
         env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "actionrec", "serve", "--bundle", str(bundle), "--port", "0",
-             "--max-upload-mb", str(max_upload_mb)],
-            stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "actionrec",
+                "serve",
+                "--bundle",
+                str(bundle),
+                "--port",
+                "0",
+                "--max-upload-mb",
+                str(max_upload_mb),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+            cwd=REPO,
         )
         procs.append(proc)
         sel = selectors.DefaultSelector()
@@ -149,10 +171,19 @@ def small_server(start_server: Callable[..., Server]) -> Server:
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1100,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
     try:
@@ -164,6 +195,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture(scope="module")
 def file_server(clip: Path) -> Iterator[str]:
     """The demo videos over http on 127.0.0.1 (for the URL form field)."""
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
@@ -203,8 +235,9 @@ def _no_temp_files(server: Server) -> None:
 # ---------------------------------------------------------------- tests
 
 
-def test_upload_shows_label_probabilities_and_timeline(browser: object, server: Server, bundle: Path,
-                                                      mixed_clip: Path, screenshot_dir: Path) -> None:
+def test_upload_shows_label_probabilities_and_timeline(
+    browser: object, server: Server, bundle: Path, mixed_clip: Path, screenshot_dir: Path
+) -> None:
     labels = json.loads((bundle / "manifest.json").read_text())["labels"]
     start = time.perf_counter()
     assert _submit(browser, server, path=mixed_clip) == "result"
@@ -265,8 +298,9 @@ def test_corrupt_video_is_refused(browser: object, server: Server, clip: Path, t
     _no_temp_files(server)
 
 
-def test_oversized_upload_and_url_get_a_clear_413(browser: object, small_server: Server, clip: Path,
-                                                  file_server: str) -> None:
+def test_oversized_upload_and_url_get_a_clear_413(
+    browser: object, small_server: Server, clip: Path, file_server: str
+) -> None:
     assert clip.stat().st_size > 0.05 * 2**20
     assert _submit(browser, small_server, path=clip) == "error"
     assert "larger than the limit of 0.05 MB" in browser.find_element(By.ID, "error").text

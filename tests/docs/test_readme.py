@@ -17,6 +17,7 @@ still be found in the block; ``long`` commands (each a prefix of a logical line)
 ``skip`` commands never run here, with the reason. Commands that need a webcam or a display must
 stop with their own message about the missing device (not a usage error).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ FENCE = re.compile(r"^```(?:bash|sh|shell|console)[ \t]*\n(.*?)^```[ \t]*$", re.
 FULL = os.environ.get("ACTIONREC_DOCS") == "full"
 BLOCK_TIMEOUT_S = 1800
 
-SERVED_MLFLOW_UI = ("served http://127.0.0.1:$DOCS_PORT/ .venv/bin/mlflow ui --port $DOCS_PORT "
-                    "--backend-store-uri sqlite:///mlflow.db")
+SERVED_MLFLOW_UI = (
+    "served http://127.0.0.1:$DOCS_PORT/ .venv/bin/mlflow ui --port $DOCS_PORT --backend-store-uri sqlite:///mlflow.db"
+)
 
 
 @dataclass(frozen=True)
@@ -57,62 +59,107 @@ class How:
 
 HOW: dict[str, How] = {
     "make demo   # creates .venv, installs the pinned stack, generates the demo data, runs `dvc repro`, prints the leaderboard": How(
-        "demo", skip=(("make test", "the test suite this test is part of"),),
-        expect=("| 1 |", "Compare runs in the MLflow UI")),
+        "demo",
+        skip=(("make test", "the test suite this test is part of"),),
+        expect=("| 1 |", "Compare runs in the MLflow UI"),
+    ),
     ".venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db   # open http://127.0.0.1:5000": How(
-        "demo", subs=((".venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db", SERVED_MLFLOW_UI),),
-        expect=("served http://127.0.0.1:", "classical-lr", "dvc_plots/index.html")),
+        "demo",
+        subs=((".venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db", SERVED_MLFLOW_UI),),
+        expect=("served http://127.0.0.1:", "classical-lr", "dvc_plots/index.html"),
+    ),
     "dvc add data/raw/landmarks data/raw/videos": How("demo", expect=("up to date",)),
     "# the video configuration of both: 32 frames spread over each whole clip, pose + hands, and the": How(
         "fresh",
         subs=(("../shared/data", "$DOCS_DATA"), ("dvc exp run", 'dvc exp run "${DOCS_BUDGET[@]}"')),
-        long=("dvc exp run \"${VIDEO[@]}\" -S 'data.labels=[bend,", "dvc exp run -S 'data.labels=[En Garde,Lunge]'")),
+        long=('dvc exp run "${VIDEO[@]}" -S \'data.labels=[bend,', "dvc exp run -S 'data.labels=[En Garde,Lunge]'"),
+    ),
     "# live recognition: webcam 0, a video file or a stream URL; q quits the window": How(
         "demo",
-        subs=((".venv/bin/actionrec live --source 0", "no_camera .venv/bin/actionrec live --source 0"),
-              (".venv/bin/actionrec record --label Nod --labels", "no_camera .venv/bin/actionrec record --label Nod --labels"),
-              # the new session is not added to the data (retraining on a new session: tests/pipeline/test_pipeline.py)
-              ("--source nod.mp4 --headless", "--source nod.mp4 --headless --out-dir $DOCS_TMP/sessions"),
-              ("/tmp/live", "$DOCS_TMP/live"),
-              (".venv/bin/actionrec serve", "served http://127.0.0.1:$DOCS_PORT/healthz .venv/bin/actionrec serve --port $DOCS_PORT")),
+        subs=(
+            (".venv/bin/actionrec live --source 0", "no_camera .venv/bin/actionrec live --source 0"),
+            (
+                ".venv/bin/actionrec record --label Nod --labels",
+                "no_camera .venv/bin/actionrec record --label Nod --labels",
+            ),
+            # the new session is not added to the data (retraining on a new session: tests/pipeline/test_pipeline.py)
+            ("--source nod.mp4 --headless", "--source nod.mp4 --headless --out-dir $DOCS_TMP/sessions"),
+            ("/tmp/live", "$DOCS_TMP/live"),
+            (
+                ".venv/bin/actionrec serve",
+                "served http://127.0.0.1:$DOCS_PORT/healthz .venv/bin/actionrec serve --port $DOCS_PORT",
+            ),
+        ),
         long=("python -m venv /tmp/live", "/tmp/live/bin/python models/package/live.py"),
-        expect=("no camera here", "served http://127.0.0.1:")),
+        expect=("no camera here", "served http://127.0.0.1:"),
+    ),
     ".venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db        # http://127.0.0.1:5000": How(
-        "demo", subs=((".venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db", SERVED_MLFLOW_UI),),
-        expect=("served http://127.0.0.1:",)),
+        "demo",
+        subs=((".venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db", SERVED_MLFLOW_UI),),
+        expect=("served http://127.0.0.1:",),
+    ),
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false .venv/bin/mlflow server \\": How(
         "demo",
-        subs=(("MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false .venv/bin/mlflow server",
-               "served http://127.0.0.1:$DOCS_PORT/health env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false .venv/bin/mlflow server"),
-              ("--port 5000", "--port $DOCS_PORT"), ("http://127.0.0.1:5000", "http://127.0.0.1:$DOCS_PORT")),
-        expect=("served http://127.0.0.1:",)),
+        subs=(
+            (
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false .venv/bin/mlflow server",
+                "served http://127.0.0.1:$DOCS_PORT/health env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false .venv/bin/mlflow server",
+            ),
+            ("--port 5000", "--port $DOCS_PORT"),
+            ("http://127.0.0.1:5000", "http://127.0.0.1:$DOCS_PORT"),
+        ),
+        expect=("served http://127.0.0.1:",),
+    ),
     ".venv/bin/actionrec compare 3f2a9c...e1 9bc1d0...7a    # two MLflow runs: params and metrics": How(
         "demo",
         # lr-c05 is made by the next section's block: the commit before the results stands in for it
-        subs=(("3f2a9c...e1 9bc1d0...7a", '"$(run_id classical-lr)" "$(run_id classical-rf)"'),
-              ("compare main lr-c05", "compare main HEAD~1"))),
+        subs=(
+            ("3f2a9c...e1 9bc1d0...7a", '"$(run_id classical-lr)" "$(run_id classical-rf)"'),
+            ("compare main lr-c05", "compare main HEAD~1"),
+        ),
+    ),
     "dvc exp run -n lr-c05 -S classical.lr.C=0.5          # in the workspace; any stage's params: -S <section>.<key>=<value>": How(
-        "demo", subs=(("dvc queue start -j 1 && dvc queue status", "dvc queue start -j 1 && dvc queue status && queue_wait"),),
+        "demo",
+        subs=(("dvc queue start -j 1 && dvc queue status", "dvc queue start -j 1 && dvc queue status && queue_wait"),),
         long=("dvc exp run --queue -S lstm.hidden=64", "dvc exp run --queue -S convlstm.train.epochs=20"),
-        expect=("lr-c05",)),
+        expect=("lr-c05",),
+    ),
     ".venv/bin/actionrec reproduce <mlflow-run-id>     # a model's run, or the train_classical parent run": How(
         # ~110 s on 2 cores today (tests/pipeline/test_reproduce.py reproduces runs in make test)
-        "demo", subs=(("<mlflow-run-id>", '"$(run_id classical-lr first)"'),), expect=("REPRODUCED",) if FULL else (),
-        long=(".venv/bin/actionrec reproduce <mlflow-run-id>",)),
+        "demo",
+        subs=(("<mlflow-run-id>", '"$(run_id classical-lr first)"'),),
+        expect=("REPRODUCED",) if FULL else (),
+        long=(".venv/bin/actionrec reproduce <mlflow-run-id>",),
+    ),
     '.venv/bin/actionrec run -m "lr C=0.5"          # commit the changed inputs, dvc repro, commit the results': How(
-        "demo"),
+        "demo"
+    ),
     "# on the scheduler machine": How(
         "demo",
-        subs=(("0.0.0.0", "127.0.0.1"), ("SCHEDULER", "127.0.0.1"), ("8786", "$DASK_PORT"), ("--nworkers 4", "--nworkers 1"),
-              (".venv/bin/dask scheduler", "background .venv/bin/dask scheduler"),
-              (".venv/bin/dask worker", "wait_port $DASK_PORT && background .venv/bin/dask worker"))),
+        subs=(
+            ("0.0.0.0", "127.0.0.1"),
+            ("SCHEDULER", "127.0.0.1"),
+            ("8786", "$DASK_PORT"),
+            ("--nworkers 4", "--nworkers 1"),
+            (".venv/bin/dask scheduler", "background .venv/bin/dask scheduler"),
+            (".venv/bin/dask worker", "wait_port $DASK_PORT && background .venv/bin/dask worker"),
+        ),
+    ),
     "dvc exp run -S convlstm.train.nproc=4            # 4 processes, one GPU each (nccl); gloo on the CPU": How(
-        "demo", subs=(("nproc=4", "nproc=2"), ("--nproc-per-node 4", "--nproc-per-node 2")),
-        long=("dvc exp run -S convlstm.train.nproc=4",)),
+        "demo",
+        subs=(("nproc=4", "nproc=2"), ("--nproc-per-node 4", "--nproc-per-node 2")),
+        long=("dvc exp run -S convlstm.train.nproc=4",),
+    ),
     "sudo apt-get install -y postgresql                         # `make postgres` does this (as root)": How(
         "nowhere",
-        skip=(("", "needs root and the machine's PostgreSQL service; tests/slow/test_postgres_tracking.py runs "
-                   "these steps against a throw-away cluster on 127.0.0.1"),)),
+        skip=(
+            (
+                "",
+                "needs root and the machine's PostgreSQL service; tests/slow/test_postgres_tracking.py runs "
+                "these steps against a throw-away cluster on 127.0.0.1",
+            ),
+        ),
+    ),
 }
 
 # Bash helpers the substitutions use; DOCS_TMP, DOCS_PORT, DASK_PORT come from the environment.
@@ -229,11 +276,23 @@ def run_block(block: str, how: How, cwd: Path, tmp: Path, extra_env: dict[str, s
     path = tmp / "block.sh"
     path.write_text(script(block, how))
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "VIRTUAL_ENV")}
-    env.update(env_for(cwd), DOCS_TMP=str(tmp), DOCS_PORT=str(_free_port()), DASK_PORT=str(_free_port()),
-               PATH=f"{cwd / '.venv' / 'bin'}{os.pathsep}{env['PATH']}", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
-               **extra_env)
-    proc = subprocess.run(["bash", "-e", "-o", "pipefail", str(path)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=BLOCK_TIMEOUT_S)
+    env.update(
+        env_for(cwd),
+        DOCS_TMP=str(tmp),
+        DOCS_PORT=str(_free_port()),
+        DASK_PORT=str(_free_port()),
+        PATH=f"{cwd / '.venv' / 'bin'}{os.pathsep}{env['PATH']}",
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        **extra_env,
+    )
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", str(path)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT_S,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"README block failed ({proc.returncode}):\n{block}\n--- output ---\n{log[-6000:]}"
     for text in how.expect:
@@ -248,7 +307,9 @@ def test_every_shell_block_is_in_the_table() -> None:
     blocks = shell_blocks()
     assert len(blocks) >= 10, "README.md lost its shell blocks, or FENCE no longer finds them"
     missing = [key(b) for b in blocks if key(b) not in HOW]
-    assert not missing, "README shell blocks that tests/docs/test_readme.py does not know how to run:\n" + "\n".join(missing)
+    assert not missing, "README shell blocks that tests/docs/test_readme.py does not know how to run:\n" + "\n".join(
+        missing
+    )
     stale = sorted(set(HOW) - {key(b) for b in blocks})
     assert not stale, f"HOW names blocks that are no longer in README.md: {stale}"
     for block in blocks:

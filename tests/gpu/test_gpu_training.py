@@ -1,4 +1,5 @@
 """Both neural models train on CUDA with mixed precision and agree with the CPU afterwards."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,7 @@ pytestmark = [
 def sequence_data(n: int, seed: int) -> SequenceDataset:
     rng = np.random.default_rng(seed)
     labels = [i % 2 for i in range(n)]
-    seqs = [rng.normal(y - 0.5, 1.0, size=(int(rng.integers(8, 30)), 16)).astype(np.float32)
-            for y in labels]
+    seqs = [rng.normal(y - 0.5, 1.0, size=(int(rng.integers(8, 30)), 16)).astype(np.float32) for y in labels]
     return SequenceDataset(seqs, labels, window=24)
 
 
@@ -50,8 +50,18 @@ def test_amp_training_on_cuda(kind: str) -> None:
     head = model.head[-1] if kind == "lstm" else model.head
     head.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
 
-    cfg = TrainConfig(epochs=6, batch_size=16, lr=3e-3, weight_decay=0.0, patience=10, seed=0, device="cuda", amp=True,
-                      num_workers=0, nproc=1)
+    cfg = TrainConfig(
+        epochs=6,
+        batch_size=16,
+        lr=3e-3,
+        weight_decay=0.0,
+        patience=10,
+        seed=0,
+        device="cuda",
+        amp=True,
+        num_workers=0,
+        nproc=1,
+    )
     result = fit(model, train, val, cfg)
 
     assert result.device.startswith("cuda")

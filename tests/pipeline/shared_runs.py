@@ -11,6 +11,7 @@ these tiers do not need; the MLflow runs record ``C0``), then the results commit
 a user would. ``PYTHONPATH`` points at the copy so its stages import the copy's ``actionrec``, not the
 editable install of the checkout the tests run from.
 """
+
 from __future__ import annotations
 
 import os
@@ -126,8 +127,10 @@ def copy_store(src: Path, dest: Path) -> None:
         for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
             for _, column, ctype, *_ in con.execute(f"PRAGMA table_info('{table}')").fetchall():
                 if "CHAR" in ctype.upper() or "TEXT" in ctype.upper():
-                    con.execute(f"UPDATE '{table}' SET \"{column}\" = replace(\"{column}\", ?, ?) "
-                                f"WHERE \"{column}\" LIKE ?", (old, new, f"%{old}%"))
+                    con.execute(
+                        f'UPDATE \'{table}\' SET "{column}" = replace("{column}", ?, ?) WHERE "{column}" LIKE ?',
+                        (old, new, f"%{old}%"),
+                    )
         con.commit()
     finally:
         con.close()
@@ -150,7 +153,18 @@ def workspace(source: PipelineRun, dest: Path, store: bool = True) -> Path:
 
 def have_chromium() -> tuple[str, str] | None:
     """(browser, chromedriver) paths, or None."""
-    browser = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
-                                shutil.which("google-chrome")) if p and os.path.exists(p)), None)
+    browser = next(
+        (
+            p
+            for p in (
+                "/usr/bin/chromium",
+                shutil.which("chromium"),
+                shutil.which("chromium-browser"),
+                shutil.which("google-chrome"),
+            )
+            if p and os.path.exists(p)
+        ),
+        None,
+    )
     driver = next((p for p in ("/usr/bin/chromedriver", shutil.which("chromedriver")) if p and os.path.exists(p)), None)
     return (browser, driver) if browser and driver else None

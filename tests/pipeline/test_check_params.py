@@ -1,5 +1,6 @@
 """A wrong params.yaml stops `dvc repro` at check_params, naming the key, before any stage has
 removed or rewritten an output (real DVC on a copy with the demo data)."""
+
 from __future__ import annotations
 
 import re

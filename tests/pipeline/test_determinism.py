@@ -1,6 +1,7 @@
 """Two runs of the pipeline from scratch (fresh copies, caches, stores) on the same data, params
 and code give identical results on the CPU: metrics byte for byte, every DVC output hash, every
 model's predictions, every MLflow metric."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,11 @@ def run_b(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
 
 def _lock_outs(repo: Path) -> dict[str, str]:
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    return {f"{stage}:{out['path']}": out.get("md5", "") for stage, entry in lock["stages"].items() for out in entry.get("outs", [])}
+    return {
+        f"{stage}:{out['path']}": out.get("md5", "")
+        for stage, entry in lock["stages"].items()
+        for out in entry.get("outs", [])
+    }
 
 
 def test_second_run_really_started_from_scratch(run_b: PipelineRun) -> None:
@@ -65,7 +70,9 @@ def test_every_dvc_output_has_the_same_hash(run_a: PipelineRun, run_b: PipelineR
 def test_model_files_are_identical_and_run_identity_is_outside_them(run_a: PipelineRun, run_b: PipelineRun) -> None:
     """Weights, manifests and curves byte for byte; the MLflow run ids (which differ) live only in
     the run records that .dvcignore keeps out of the outputs' hashes."""
-    files = [p for p in sorted((run_a.repo / "models").glob("*/*")) if p.is_file() and p.suffix in (".pt", ".skops", ".json")]
+    files = [
+        p for p in sorted((run_a.repo / "models").glob("*/*")) if p.is_file() and p.suffix in (".pt", ".skops", ".json")
+    ]
     assert len([p for p in files if p.suffix in (".pt", ".skops")]) >= 9, files
     for path in files:
         twin = run_b.repo / path.relative_to(run_a.repo)
@@ -86,8 +93,11 @@ def test_models_predict_identically(run_a: PipelineRun, run_b: PipelineRun, monk
     monkeypatch.chdir(run_a.repo)  # the corpus readers use the pipeline's relative paths
     split = pd.read_csv("data/processed/split.csv", dtype={"session_id": str, "group": str, "label": str})
     by_id = {r.session_id: r for r in load_recordings(Path("data/raw/landmarks"))}
-    manifests = [p for p in sorted(Path("models").glob("*/*.json"))
-                 if p.parent.name != "package" and "kind" in json.loads(p.read_text())]
+    manifests = [
+        p
+        for p in sorted(Path("models").glob("*/*.json"))
+        if p.parent.name != "package" and "kind" in json.loads(p.read_text())
+    ]
     assert len(manifests) >= 6, manifests
     for manifest in manifests:
         pa, pb = load_predictor(manifest), load_predictor(run_b.repo / manifest)
@@ -106,8 +116,12 @@ def test_mlflow_metrics_are_identical(run_a: PipelineRun, run_b: PipelineRun) ->
         out = {}
         for r in client.search_runs([exp.experiment_id]):
             out[r.info.run_name] = {
-                key: [(m.step, m.value) for m in sorted(client.get_metric_history(r.info.run_id, key), key=lambda m: m.step)]
-                for key in r.data.metrics if key not in TIMING
+                key: [
+                    (m.step, m.value)
+                    for m in sorted(client.get_metric_history(r.info.run_id, key), key=lambda m: m.step)
+                ]
+                for key in r.data.metrics
+                if key not in TIMING
             }
         return out
 

@@ -2,6 +2,7 @@
 `dvc queue start` (temporary copies) both log MLflow runs tagged with the experiment's name into
 the workspace's store; every stage's params can be overridden; `actionrec compare` shows what
 differs between experiments and between runs."""
+
 from __future__ import annotations
 
 import sys
@@ -101,8 +102,11 @@ def test_workspace_experiment_is_tagged_in_mlflow(ws: Path) -> None:
     assert "classical.lr.C" in table and "0.5" in table and "1.0" in table
     assert "classical.ridge.alpha" not in table and "seed" not in table.split("\n\n")[0]
     # compare two MLflow runs
-    before = [r for r in _client(ws).search_runs([lr.info.experiment_id], filter_string="attributes.run_name = 'classical-lr'")
-              if "dvc.exp_name" not in r.data.tags][0]
+    before = [
+        r
+        for r in _client(ws).search_runs([lr.info.experiment_id], filter_string="attributes.run_name = 'classical-lr'")
+        if "dvc.exp_name" not in r.data.tags
+    ][0]
     table = _actionrec(ws, "compare", before.info.run_id, lr.info.run_id)
     param_rows = [line.split() for line in table.split("\n\n")[0].splitlines()[2:]]
     assert param_rows == [["lr.C", "1.0", "0.5"]], table

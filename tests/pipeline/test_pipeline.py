@@ -1,4 +1,5 @@
 """`dvc repro` end to end on the demo data, in a copy of the repository."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,18 @@ from tests.pipeline.conftest import run, tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
-MODELS = {"classical-lr", "classical-ridge", "classical-rf", "classical-gb", "classical-pooled-lr",
-          "classical-pooled-rf", "classical-appearance-rf", "lstm", "convlstm", "fusion"}
+MODELS = {
+    "classical-lr",
+    "classical-ridge",
+    "classical-rf",
+    "classical-gb",
+    "classical-pooled-lr",
+    "classical-pooled-rf",
+    "classical-appearance-rf",
+    "lstm",
+    "convlstm",
+    "fusion",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +46,17 @@ def test_demo_data_matches_committed_dvc_hashes(demo_repo: Path) -> None:
 
 def test_repro_writes_metrics_and_leaderboard(reproduced: tuple[Path, str]) -> None:
     repo, log = reproduced
-    for stage in ("extract_landmarks", "extract_clips", "validate", "split", "train_classical", "train_lstm",
-                  "train_convlstm", "evaluate", "package"):
+    for stage in (
+        "extract_landmarks",
+        "extract_clips",
+        "validate",
+        "split",
+        "train_classical",
+        "train_lstm",
+        "train_convlstm",
+        "evaluate",
+        "package",
+    ):
         assert f"[{stage}]" in log, f"stage {stage} printed no summary"
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics) == MODELS
@@ -48,8 +68,13 @@ def test_repro_writes_metrics_and_leaderboard(reproduced: tuple[Path, str]) -> N
     assert "| 1 |" in (repo / "reports/leaderboard.md").read_text()
     summary = json.loads((repo / "reports/summary.json").read_text())  # the DVC metric: the common-set leader
     leader = metrics[summary["best"]]["common"]
-    assert summary == {"best": summary["best"], "test_clips": leader["n_clips"], "clip_acc": leader["clip_accuracy"],
-                       "clip_f1": leader["clip_macro_f1"], "sample_acc": leader["sample_accuracy"]}
+    assert summary == {
+        "best": summary["best"],
+        "test_clips": leader["n_clips"],
+        "clip_acc": leader["clip_accuracy"],
+        "clip_f1": leader["clip_macro_f1"],
+        "sample_acc": leader["sample_accuracy"],
+    }
     assert all(m["common"]["clip_macro_f1"] <= leader["clip_macro_f1"] for m in metrics.values() if "common" in m)
     for name in MODELS:
         assert (repo / f"reports/confusion/{name}.png").stat().st_size > 1000
@@ -63,7 +88,9 @@ def test_mlflow_runs_have_lineage_and_loadable_models(reproduced: tuple[Path, st
     exp = client.get_experiment_by_name("actionrec")
     runs = client.search_runs([exp.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
-    assert {f"classical-{m}" for m in ("lr", "ridge", "rf", "gb", "pooled-lr", "pooled-rf", "appearance-rf")} <= set(by_name)
+    assert {f"classical-{m}" for m in ("lr", "ridge", "rf", "gb", "pooled-lr", "pooled-rf", "appearance-rf")} <= set(
+        by_name
+    )
     assert {"train_classical", "lstm", "convlstm"} <= set(by_name)
     parent = by_name["train_classical"].info.run_id
     for name in ("classical-lr", "classical-ridge", "classical-rf", "classical-gb"):

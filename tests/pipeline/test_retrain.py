@@ -1,6 +1,7 @@
 """scripts/retrain.sh (`make retrain`, the retrain workflow) end to end against a local DVC remote
 and a local git origin: pull -> repro -> quality gate -> push -> commit; a second clone then pulls
 exactly what was pushed."""
+
 from __future__ import annotations
 
 import json
@@ -56,19 +57,29 @@ def _clone(project: dict[str, Path], name: str) -> Path:
 def retrained(project: dict[str, Path]) -> tuple[Path, str]:
     ci = _clone(project, "ci")
     summary = project["root"] / "summary.md"
-    env = env_for(ci, RETRAIN_GIT_PUSH="1", GITHUB_STEP_SUMMARY=str(summary),
-                  MLFLOW_TRACKING_URI=f"sqlite:///{project['store'] / 'mlflow.db'}")
+    env = env_for(
+        ci,
+        RETRAIN_GIT_PUSH="1",
+        GITHUB_STEP_SUMMARY=str(summary),
+        MLFLOW_TRACKING_URI=f"sqlite:///{project['store'] / 'mlflow.db'}",
+    )
     proc = run(["bash", "scripts/retrain.sh"], ci, env=env)
     return ci, proc.stdout + proc.stderr
 
 
-def test_retrain_pulls_reproduces_gates_pushes_and_commits(project: dict[str, Path], retrained: tuple[Path, str]) -> None:
+def test_retrain_pulls_reproduces_gates_pushes_and_commits(
+    project: dict[str, Path], retrained: tuple[Path, str]
+) -> None:
     ci, log = retrained
-    order = [log.index(f"== retrain: {step}") for step in ("pull", "reproduce", "quality gate", "push data", "summary", "commit")]
+    order = [
+        log.index(f"== retrain: {step}")
+        for step in ("pull", "reproduce", "quality gate", "push data", "summary", "commit")
+    ]
     assert order == sorted(order), log[-3000:]
     assert "Running stage 'train_classical'" in log, "the params change must retrain the classical models"
-    assert "Running stage 'train_lstm'" not in log and "Running stage 'extract_landmarks'" not in log, \
+    assert "Running stage 'train_lstm'" not in log and "Running stage 'extract_landmarks'" not in log, (
         "stages whose inputs did not change must come from the pulled outputs"
+    )
     assert "quality gate passed" in log
     # The results commit is on origin: dvc.lock holds the new param, metrics are committed.
     head = run(["git", "log", "-1", "--format=%s", "HEAD"], project["origin"]).stdout.strip()
@@ -85,7 +96,12 @@ def test_second_clone_pulls_the_pushed_results(project: dict[str, Path], retrain
     run(["dvc", "pull"], other)
     status = run(["dvc", "status"], other, env=env_for(other)).stdout
     assert "up to date" in status, status
-    for rel in ("models/classical/lr.skops", "models/lstm/model.pt", "reports/metrics.json", "data/interim/landmarks/index.csv"):
+    for rel in (
+        "models/classical/lr.skops",
+        "models/lstm/model.pt",
+        "reports/metrics.json",
+        "data/interim/landmarks/index.csv",
+    ):
         assert (other / rel).read_bytes() == (ci / rel).read_bytes(), rel
     metrics = json.loads((other / "reports/metrics.json").read_text())
     assert "classical-lr" in metrics

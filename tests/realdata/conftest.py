@@ -2,6 +2,7 @@
 
 Leaderboards and metrics of the runs go to a temporary folder, or to ``$ACTIONREC_REALDATA_RESULTS``
 (set by ``make realdata-reports`` and ``make realdata-full``, which refresh reports/realdata/)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The whole pipeline on real MediaPipe coords.csv files from other projects."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,15 @@ def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path, results: P
     """Pose+face coords.csv whose hand-gesture rows are malformed: reported, excluded, trained."""
     repo = copy_repo(tmp_path)
     replace_raw_data(repo, {"ebigdon.csv": COORDS / "ebigdon_hci_project/coords.csv"})
-    set_params(repo, {"data.labels": ["Happy", "Sad"], "features.parts": ["pose", "face"], "split.purge_frames": 2,
-                      "lstm.window": 20})
+    set_params(
+        repo,
+        {
+            "data.labels": ["Happy", "Sad"],
+            "features.parts": ["pose", "face"],
+            "split.purge_frames": 2,
+            "lstm.window": 20,
+        },
+    )
     metrics = _repro(repo)
     report = json.loads((repo / paths.VALIDATION_REPORTS / "summary.json").read_text())
     text = json.dumps(report)

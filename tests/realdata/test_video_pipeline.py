@@ -5,6 +5,7 @@ CI runs a lighter configuration (24 frames per clip, fewer ConvLSTM epochs);
 in the ``results`` folder (``<dataset>_ci`` / ``<dataset>_full``; reports/realdata/ with
 ``make realdata-reports`` / ``make realdata-full``).
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,18 @@ def test_ucf101_official_split(tmp_path: Path, results: Path) -> None:
     repo = copy_repo(tmp_path)
     replace_raw_data(repo)
     set_params(repo, {"data.labels": UCF_CLASSES, **PARAMS})
-    run([sys.executable, "-m", "actionrec", "import-ucf101", str(SHARED_DATA / "ucf101"),
-         "--splits", str(SHARED_DATA / "ucf101_splits")], repo)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "actionrec",
+            "import-ucf101",
+            str(SHARED_DATA / "ucf101"),
+            "--splits",
+            str(SHARED_DATA / "ucf101_splits"),
+        ],
+        repo,
+    )
     metrics, split = _run_pipeline(repo)
     assert set(split["method"]) == {"official"}
     test_groups = {int(g[1:]) for g in split.loc[split["subset"] == "test", "group"]}

@@ -1,4 +1,5 @@
 """`actionrec crossval` on the trained demo: one fold per group, every recording tested once."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,20 @@ pytestmark = pytest.mark.slow
 
 
 def test_leave_one_group_out_on_the_demo(trained_demo: Path, tmp_path: Path) -> None:
-    proc = run([sys.executable, "-m", "actionrec", "crossval", "--models", "pooled-rf", "appearance-rf",
-                "--out", str(tmp_path)], trained_demo)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "actionrec",
+            "crossval",
+            "--models",
+            "pooled-rf",
+            "appearance-rf",
+            "--out",
+            str(tmp_path),
+        ],
+        trained_demo,
+    )
     result = json.loads((tmp_path / "crossval.json").read_text())
     split = pd.read_csv(trained_demo / "data/processed/split.csv", dtype=str)
     assert result["groups"] == sorted(split["group"].unique())

@@ -1,6 +1,7 @@
 """The package stage: bundle layout and manifest, the quality gate, the MLflow `champion` alias
 (moved only on the main line, never by an experiment), and the bundle running in a fresh
 virtualenv with nothing but its own requirements.txt."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,12 @@ UNCERTAIN = "uncertain"
 
 
 def _stage(repo: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}", "DVC_EXP_NAME": "", "DVC_EXP_BASELINE_REV": "", **(env or {})}
+    full = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
+        "DVC_EXP_NAME": "",
+        "DVC_EXP_BASELINE_REV": "",
+        **(env or {}),
+    }
     return run([sys.executable, "stages/package.py"], repo, check=check, env=full)
 
 
@@ -75,8 +81,12 @@ def _manifest(repo: Path) -> dict:
 
 def _kinds(repo: Path) -> dict[str, str]:
     """Leaderboard key -> kind of every model with a manifest (the package's candidates)."""
-    return {str(model_key(p, m)): m.kind for p in manifests(repo / "models") if p.parent.name != "package"
-            for m in [read_model(p)]}
+    return {
+        str(model_key(p, m)): m.kind
+        for p in manifests(repo / "models")
+        if p.parent.name != "package"
+        for m in [read_model(p)]
+    }
 
 
 def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
@@ -92,8 +102,11 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     # every evaluated model with a manifest is a candidate (not the manifest-less fusion entry)
     kind_of = _kinds(repo)
     assert "fusion" in metrics and "fusion" not in kind_of
-    assert manifest["selection"] == {"metric": metric, "quality_gate": gate,
-                                     "candidates": {k: v[metric] for k, v in metrics.items() if k in kind_of}}
+    assert manifest["selection"] == {
+        "metric": metric,
+        "quality_gate": gate,
+        "candidates": {k: v[metric] for k, v in metrics.items() if k in kind_of},
+    }
     # the best model of each kind, by the metric; the live default is the best landmark model
     for kind, rel in manifest["models"].items():
         own = {k: v[metric] for k, v in metrics.items() if kind_of.get(k) == kind}
@@ -107,10 +120,15 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
         assert model_file.suffix in (".skops", ".pt")  # safe formats only
         assert hashlib.sha256(model_file.read_bytes()).hexdigest() == details["sha256"]
     assert set(manifest["models"]) == {kind_of[k] for k in metrics if k in kind_of}
-    live = {k: (manifest["model_details"][k]["metrics"][metric], manifest["model_details"][k]["metrics"]["sample_accuracy"])
-            for k in ("frame", "sequence") if k in manifest["models"]}
-    assert manifest["live"] == {"default_model": max(live, key=live.get), **{
-        k: params["package"]["live"][k] for k in ("smoothing", "threshold")}}
+    live = {
+        k: (manifest["model_details"][k]["metrics"][metric], manifest["model_details"][k]["metrics"]["sample_accuracy"])
+        for k in ("frame", "sequence")
+        if k in manifest["models"]
+    }
+    assert manifest["live"] == {
+        "default_model": max(live, key=live.get),
+        **{k: params["package"]["live"][k] for k in ("smoothing", "threshold")},
+    }
     assert manifest["features"] == json.loads((repo / "models/classical/gb.json").read_text())["features"]
     assert manifest["window"] == json.loads((bundle / manifest["models"]["sequence"]).read_text())["window"]
     record = runrecord.read(bundle / "manifest.json")  # this checkout's lineage: outside DVC's hashes
@@ -142,7 +160,12 @@ def test_bundle_layout_and_manifest(packaged: tuple[Path, str]) -> None:
     assert {"numpy", "opencv-contrib-python", "mediapipe", "protobuf", "scikit-learn", "skops", "pydantic"} <= lowered
     assert not {"pandas", "mlflow", "dvc", "great-expectations"} & lowered
     uses_torch = any(details["model_file"].endswith(".pt") for details in manifest["model_details"].values())
-    assert ("torch" in lowered) == uses_torch == ("actionrec/models/torch_io.py" in manifest["vendored"]) == (CPU_INDEX_LINE in lines)
+    assert (
+        ("torch" in lowered)
+        == uses_torch
+        == ("actionrec/models/torch_io.py" in manifest["vendored"])
+        == (CPU_INDEX_LINE in lines)
+    )
     assert not [n for n in lowered if n.startswith("nvidia-") or n == "triton"]
 
 
@@ -231,13 +254,23 @@ def test_bundle_runs_in_a_fresh_virtualenv(packaged: tuple[Path, str], tmp_path:
     python = shutil.which("python3.11") or sys.executable
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env)
-    pip = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "-r", str(bundle / "requirements.txt")],
-                         capture_output=True, text=True, env=env)
+    pip = subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", "install", "-q", "-r", str(bundle / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert pip.returncode == 0, pip.stderr[-3000:]
     py = str(venv / "bin/python")
     assert subprocess.run([py, "-c", "import actionrec"], cwd=tmp_path, env=env, capture_output=True).returncode != 0
-    proc = subprocess.run([py, str(bundle / "live.py"), "--source", str(_demo_clip(repo)), "--headless"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [py, str(bundle / "live.py"), "--source", str(_demo_clip(repo)), "--headless"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     labels = set(json.loads((bundle / "manifest.json").read_text())["labels"])
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -270,7 +303,10 @@ def test_experiments_register_without_moving_champion_and_the_main_line_compares
         assert tags["dvc.exp_name"] == "exp-test" and tags["promotion.decision"] == "not considered"
 
         dirty = _stage(repo).stdout  # not an experiment, but params.yaml is not committed
-        assert "champion unchanged: uncommitted changes (params.yaml)" in dirty and _champion(repo, name).version == champion.version
+        assert (
+            "champion unchanged: uncommitted changes (params.yaml)" in dirty
+            and _champion(repo, name).version == champion.version
+        )
 
         run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "serve the other kind"], repo)
         main = _stage(repo).stdout
@@ -284,7 +320,10 @@ def test_experiments_register_without_moving_champion_and_the_main_line_compares
         assert (_champion(repo, name).version == int(new)) == moved
         recorded = _versions(repo, name)[new]
         assert recorded["promotion.decision"] == ("promoted" if moved else "refused")
-        assert float(recorded["promotion.champion_value"]) == champ and float(recorded["promotion.candidate_value"]) == cand
+        assert (
+            float(recorded["promotion.champion_value"]) == champ
+            and float(recorded["promotion.candidate_value"]) == cand
+        )
     finally:
         (repo / "params.yaml").write_text(params)
         run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "back", "--allow-empty"], repo)

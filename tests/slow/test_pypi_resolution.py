@@ -4,6 +4,7 @@ machine's configuration: no wheel folder, extra indexes or constraints), to exac
 The PyTorch CPU index is used when this machine reaches it; where it does not (a sandbox), the
 CPU files are resolved against PyPI, which then serves torch's CUDA build: only torch's CUDA
 packages may then come in extra. ~1 min per lock (package metadata only, no wheels)."""
+
 from __future__ import annotations
 
 import json
@@ -52,20 +53,41 @@ def test_resolves_on_pypi_to_exactly_its_pins(label: str, tmp_path: Path) -> Non
     text = FILES[label]()
     lines = text.splitlines()
     pins = {canonical(r.name): r for r in (Requirement(line) for line in lines if line and line[0] not in "#-")}
-    assert not [str(r) for r in pins.values() if any(s.operator == "==" and "+" in s.version for s in r.specifier)], "local versions"
+    assert not [str(r) for r in pins.values() if any(s.operator == "==" and "+" in s.version for s in r.specifier)], (
+        "local versions"
+    )
     cpu = CPU_INDEX_LINE in lines
     online = cpu and _reachable(CPU_INDEX)
     req = tmp_path / "requirements.txt"
     req.write_text(text if online or not cpu else "\n".join(line for line in lines if line != CPU_INDEX_LINE) + "\n")
     report = tmp_path / "report.json"
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
-                           "--report", str(report), "-r", str(req)], env=pypi_only_env(str(tmp_path)),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "-q",
+            "--report",
+            str(report),
+            "-r",
+            str(req),
+        ],
+        env=pypi_only_env(str(tmp_path)),
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, f"{label} does not install from PyPI alone:\n{proc.stderr[-3000:]}"
     got = {canonical(i["metadata"]["name"]): i for i in json.loads(report.read_text())["install"]}
 
     assert not sorted(set(pins) - set(got)), "pinned but not installed"
-    wrong = {n: got[n]["metadata"]["version"] for n, r in pins.items() if not r.specifier.contains(got[n]["metadata"]["version"])}
+    wrong = {
+        n: got[n]["metadata"]["version"]
+        for n, r in pins.items()
+        if not r.specifier.contains(got[n]["metadata"]["version"])
+    }
     assert not wrong, f"resolved to other versions than pinned: {wrong}"
     extra = sorted(set(got) - set(pins))
     # only where the CPU index is unreachable and PyPI served torch's CUDA build instead
@@ -75,6 +97,8 @@ def test_resolves_on_pypi_to_exactly_its_pins(label: str, tmp_path: Path) -> Non
         torch = got["torch"]
         assert public_version(torch["metadata"]["version"]) == "2.13.0"
         if online:
-            assert torch["metadata"]["version"] == "2.13.0+cpu" and "download.pytorch.org" in torch["download_info"]["url"]
+            assert (
+                torch["metadata"]["version"] == "2.13.0+cpu" and "download.pytorch.org" in torch["download_info"]["url"]
+            )
     if label == "bundle (scikit-learn models)":
         assert not {"torch", "tqdm", "pandas", "mlflow", "dvc"} & set(got), "a scikit-learn bundle needs no torch"

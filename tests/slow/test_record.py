@@ -53,8 +53,13 @@ def _check_session_file(path: Path) -> int:
     assert lf.rejected == []
     assert (lf.schema.format, lf.schema.layout) == (CsvFormat.SESSION, Layout.HOLISTIC_HANDS)
     report = validate_landmark_table(
-        lf.table, lf.schema, str(path), _params(), lf.rejected,
-        sessions=lf.sessions, rows=lf.table.index.to_numpy(),
+        lf.table,
+        lf.schema,
+        str(path),
+        _params(),
+        lf.rejected,
+        sessions=lf.sessions,
+        rows=lf.table.index.to_numpy(),
     )
     assert report.success, [c.details for c in report.failures()]
     assert set(lf.sessions) == {path.stem}
@@ -62,8 +67,7 @@ def _check_session_file(path: Path) -> int:
 
 
 def test_headless_recording_is_a_valid_session(clip: Path, tmp_path: Path) -> None:
-    summary = record(LABEL, source=clip, out_dir=tmp_path, subject="s99", headless=True,
-                     start_frame=5, stop_frame=35)
+    summary = record(LABEL, source=clip, out_dir=tmp_path, subject="s99", headless=True, start_frame=5, stop_frame=35)
     [session] = summary.sessions
     assert session.path.parent == tmp_path and session.path.name.startswith("rec-")
     assert session.path.stem.endswith(f"-{LABEL}") and session.rows == 30
@@ -81,14 +85,28 @@ def test_headless_recording_is_a_valid_session(clip: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_interrupted_recorder_leaves_a_valid_file(
-    long_clip: Path, tmp_path: Path, sig: signal.Signals
-) -> None:
+def test_interrupted_recorder_leaves_a_valid_file(long_clip: Path, tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "sessions"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "actionrec", "record", "--label", LABEL, "--source", str(long_clip),
-         "--out-dir", str(out), "--headless", "--max-frames", "100000"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "actionrec",
+            "record",
+            "--label",
+            LABEL,
+            "--source",
+            str(long_clip),
+            "--out-dir",
+            str(out),
+            "--headless",
+            "--max-frames",
+            "100000",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -1,12 +1,13 @@
 """The appearance model's features (colour, thumbnails, motion energy) and its skops storage."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from actionrec.models.classical import AppearancePooling, build_appearance_pipeline, load_skops, save_skops
 from actionrec.config.params import ClassicalParams, load_params
+from actionrec.models.classical import AppearancePooling, build_appearance_pipeline, load_skops, save_skops
 
 T, S = 6, 32
 
@@ -42,7 +43,9 @@ def test_pipeline_learns_scene_colour_and_round_trips_through_skops(tmp_path: Pa
     x = np.stack([clip(colours[i % 3], bool(i % 2), seed=i) for i in range(24)])
     y = np.arange(24) % 3
     repo = load_params(Path(__file__).resolve().parents[2] / "params.yaml").classical.model_dump()
-    params = ClassicalParams.model_validate({**repo, "appearance": {"n_estimators": 20, "max_depth": 4, "min_samples_leaf": 1}})
+    params = ClassicalParams.model_validate(
+        {**repo, "appearance": {"n_estimators": 20, "max_depth": 4, "min_samples_leaf": 1}}
+    )
     pipe = build_appearance_pipeline(params, seed=0).fit(x, y)
     test = np.stack([clip(colours[i], False, seed=100 + i) for i in range(3)])
     assert pipe.predict(test).tolist() == [0, 1, 2]

@@ -1,4 +1,5 @@
 """The layout keeps its promises: the layer contract, module sizes, and the map in docs/."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,13 @@ MAX_STAGE_LINES = 50
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")], cwd=root,
-                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)})
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+    )
 
 
 def test_import_contracts_hold() -> None:
@@ -32,11 +38,14 @@ def package_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("module", "imported", "broken"), [
-    ("core.schema", "actionrec.lineage.tracking", "layers"),  # a lower layer importing a higher one
-    ("media.video", "actionrec.config.params", "layers"),  # independent siblings
-    ("serving.live", "pandas", "served code"),  # a heavy library in the live bundle
-])
+@pytest.mark.parametrize(
+    ("module", "imported", "broken"),
+    [
+        ("core.schema", "actionrec.lineage.tracking", "layers"),  # a lower layer importing a higher one
+        ("media.video", "actionrec.config.params", "layers"),  # independent siblings
+        ("serving.live", "pandas", "served code"),  # a heavy library in the live bundle
+    ],
+)
 def test_contracts_catch_a_violation(package_copy: Path, module: str, imported: str, broken: str) -> None:
     path = package_copy / "actionrec" / (module.replace(".", "/") + ".py")
     probe = f"\n\ndef _probe() -> None:\n    import {imported}  # noqa\n"  # a function-level import counts too
@@ -48,10 +57,16 @@ def test_contracts_catch_a_violation(package_copy: Path, module: str, imported: 
 
 
 def test_library_modules_and_stages_stay_small() -> None:
-    big = [f"{p.relative_to(REPO)}: {n} lines" for p in sorted((REPO / "actionrec").rglob("*.py"))
-           if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES]
-    fat = [f"{p.relative_to(REPO)}: {n} lines" for p in sorted((REPO / "stages").glob("*.py"))
-           if (n := len(p.read_text().splitlines())) > MAX_STAGE_LINES]
+    big = [
+        f"{p.relative_to(REPO)}: {n} lines"
+        for p in sorted((REPO / "actionrec").rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    fat = [
+        f"{p.relative_to(REPO)}: {n} lines"
+        for p in sorted((REPO / "stages").glob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MAX_STAGE_LINES
+    ]
     assert not big, f"library modules over {MAX_MODULE_LINES} lines (split them by job): {big}"
     assert not fat, f"stage scripts over {MAX_STAGE_LINES} lines (move the logic into actionrec/): {fat}"
 

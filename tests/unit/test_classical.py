@@ -1,4 +1,5 @@
 """The four scikit-learn pipelines: built from params, calibrated outputs, safe skops storage."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,13 +26,15 @@ from actionrec.models.classical import (
 )
 
 REPO_CLASSICAL = load_params(Path(__file__).resolve().parents[2] / "params.yaml").classical.model_dump()
-SMALL = ClassicalParams.model_validate({
-    **REPO_CLASSICAL,
-    "lr": {"C": 0.5, "max_iter": 300},
-    "ridge": {"alpha": 2.5},
-    "rf": {"n_estimators": 12, "max_depth": 4, "min_samples_leaf": 3},
-    "gb": {"n_estimators": 8, "learning_rate": 0.2, "max_depth": 2, "subsample": 0.7},
-})
+SMALL = ClassicalParams.model_validate(
+    {
+        **REPO_CLASSICAL,
+        "lr": {"C": 0.5, "max_iter": 300},
+        "ridge": {"alpha": 2.5},
+        "rf": {"n_estimators": 12, "max_depth": 4, "min_samples_leaf": 3},
+        "gb": {"n_estimators": 8, "learning_rate": 0.2, "max_depth": 2, "subsample": 0.7},
+    }
+)
 
 
 def blobs(n_classes: int, n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +52,12 @@ def double(x):  # a custom function: skops must not load it without being told t
 def test_build_pipelines_from_params() -> None:
     pipes = build_pipelines(SMALL, seed=123)
     assert set(pipes) == {"lr", "ridge", "rf", "gb"}
-    kinds = {"lr": LogisticRegression, "ridge": RidgeClassifier, "rf": RandomForestClassifier,
-             "gb": GradientBoostingClassifier}
+    kinds = {
+        "lr": LogisticRegression,
+        "ridge": RidgeClassifier,
+        "rf": RandomForestClassifier,
+        "gb": GradientBoostingClassifier,
+    }
     for name, pipe in pipes.items():
         assert isinstance(pipe, Pipeline) and len(pipe.steps) == 2
         assert isinstance(pipe.steps[0][1], StandardScaler)
@@ -64,8 +71,9 @@ def test_build_pipelines_from_params() -> None:
 
 def test_pooled_and_appearance_forests_have_their_own_params() -> None:
     forest = {"max_depth": None, "min_samples_leaf": 1}
-    params = ClassicalParams.model_validate({**SMALL.model_dump(), "pooled_rf": {**forest, "n_estimators": 7},
-                                             "appearance": {**forest, "n_estimators": 9}})
+    params = ClassicalParams.model_validate(
+        {**SMALL.model_dump(), "pooled_rf": {**forest, "n_estimators": 7}, "appearance": {**forest, "n_estimators": 9}}
+    )
     pooled = build_pooled_pipelines(params, seed=1, window=4)
     assert pooled["pooled-rf"].steps[-1][1].n_estimators == 7
     assert pooled["pooled-lr"].steps[-1][1].C == SMALL.lr.C

@@ -1,4 +1,5 @@
 """Reading landmark CSVs (seed and session format): recordings, and clear errors for bad input."""
+
 from __future__ import annotations
 
 import hashlib

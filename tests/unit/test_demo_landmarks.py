@@ -1,4 +1,5 @@
 """Demo landmark sessions: deterministic, valid session CSVs, and learnable across subjects."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,14 +11,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from actionrec.data.corpus import frame_samples
-from actionrec.data.landmarks import read_landmark_csv, recordings_from_file
-from actionrec.data.demo.landmarks import CLASSES, generate_demo_landmarks
-from actionrec.core.features import FeatureSpec
-from actionrec.models.classical import build_pipelines
 from actionrec.config.params import ClassicalParams, SplitParams, load_params
+from actionrec.core.features import FeatureSpec
 from actionrec.core.schema import CsvFormat, Layout
+from actionrec.data.corpus import frame_samples
+from actionrec.data.demo.landmarks import CLASSES, generate_demo_landmarks
+from actionrec.data.landmarks import read_landmark_csv, recordings_from_file
 from actionrec.data.split import check_no_leak, make_split
+from actionrec.models.classical import build_pipelines
 
 SUBJECTS = 5
 
@@ -112,8 +113,12 @@ def test_linear_model_learns_across_subjects(recordings, subject_split, record_p
 
 
 def test_forest_learns_across_subjects_but_not_perfectly(recordings, subject_split, record_property) -> None:
-    params = ClassicalParams.model_validate({**load_params(Path(__file__).resolve().parents[2] / "params.yaml").classical.model_dump(),
-                                             "rf": {"n_estimators": 60, "max_depth": 12, "min_samples_leaf": 2}})
+    params = ClassicalParams.model_validate(
+        {
+            **load_params(Path(__file__).resolve().parents[2] / "params.yaml").classical.model_dump(),
+            "rf": {"n_estimators": 60, "max_depth": 12, "min_samples_leaf": 2},
+        }
+    )
     centred = accuracy(build_pipelines(params, 0)["rf"], subject_split, recordings, POSE_CENTRED)
     raw = accuracy(build_pipelines(params, 0)["rf"], subject_split, recordings, FeatureSpec(kind="none"))
     record_property("demo_rf_frame_accuracy", centred)

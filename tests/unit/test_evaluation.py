@@ -1,4 +1,5 @@
 """Clip-level scoring, the late fusion of several models' clip probabilities, and rankings on shared test recordings."""
+
 from __future__ import annotations
 
 import numpy as np

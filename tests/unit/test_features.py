@@ -1,4 +1,5 @@
 """The one feature transform: raw values, body-centred/aligned invariances, missing parts."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The locks install from public indexes: no local-version pins, a CPU lock without CUDA packages
 that names the PyTorch CPU index, a CUDA lock with PyPI's build, and `make setup` picks one."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,7 +23,7 @@ def pins(path: Path) -> dict[str, Requirement]:
 
 @pytest.mark.parametrize("lock", LOCKS, ids=[p.name for p in LOCKS])
 def test_no_local_versions_and_exact_pins(lock: Path) -> None:
-    for name, req in pins(lock).items():
+    for req in pins(lock).values():
         versions = [s.version for s in req.specifier if s.operator == "=="]
         assert len(versions) == 1, f"{lock.name}: {req} is not an exact pin"
         assert "+" not in versions[0], f"{lock.name}: {req} pins a local build that PyPI never serves"
@@ -45,14 +46,20 @@ def test_one_lock_per_torch_target() -> None:
 
 @pytest.mark.parametrize("torch, lock", [("cpu", "lock-cpu.txt"), ("cuda", "lock-cuda.txt")])
 def test_make_setup_installs_the_lock_of_its_target(torch: str, lock: str, tmp_path: Path) -> None:
-    proc = subprocess.run(["make", "-n", "-B", "setup", f"TORCH={torch}", f"VENV={tmp_path / 'venv'}",
-                           f"PYTHON={sys.executable}"], cwd=REPO, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["make", "-n", "-B", "setup", f"TORCH={torch}", f"VENV={tmp_path / 'venv'}", f"PYTHON={sys.executable}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     install = next(line for line in proc.stdout.splitlines() if f"-r requirements/{lock}" in line)
     pypi_only = install.startswith("env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null ")
     assert pypi_only == (torch == "cuda"), install
 
 
 def test_make_refuses_an_unknown_target(tmp_path: Path) -> None:
-    proc = subprocess.run(["make", "-n", "setup", "TORCH=rocm", f"VENV={tmp_path / 'venv'}"],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["make", "-n", "setup", "TORCH=rocm", f"VENV={tmp_path / 'venv'}"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode != 0 and "TORCH=rocm: use TORCH=cpu or TORCH=cuda" in proc.stderr

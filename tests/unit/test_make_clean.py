@@ -1,4 +1,5 @@
 """`make clean` removes the untracked pipeline outputs and nothing git tracks."""
+
 from __future__ import annotations
 
 import subprocess
@@ -6,9 +7,17 @@ from pathlib import Path
 
 from tests.pipeline.conftest import copy_repo, run
 
-OUTPUTS = ("models/classical/lr.skops", "models/package/manifest.json", "data/interim/landmarks/index.csv",
-           "data/processed/split.csv", "reports/validation/summary.json", "reports/confusion/lstm.png",
-           "mlflow.db", "mlruns/1/abc/artifacts/model.pt", "dvc_plots/index.html")
+OUTPUTS = (
+    "models/classical/lr.skops",
+    "models/package/manifest.json",
+    "data/interim/landmarks/index.csv",
+    "data/processed/split.csv",
+    "reports/validation/summary.json",
+    "reports/confusion/lstm.png",
+    "mlflow.db",
+    "mlruns/1/abc/artifacts/model.pt",
+    "dvc_plots/index.html",
+)
 KEPT = ("data/raw/landmarks/demo-s01-nod.csv", ".venv/bin/python", ".dvc/cache/files/md5/ab/cdef")
 
 

@@ -1,4 +1,5 @@
 """LSTM, ConvLSTM and the shared training loop: shapes, maths, reproducibility, learning."""
+
 from __future__ import annotations
 
 import copy
@@ -33,9 +34,7 @@ TIMING_KEYS = {"seconds", "samples_per_s"}
 # --------------------------------------------------------------------------- toy data
 
 
-def ramp_sequences(
-    n: int, n_features: int = 4, seed: int = 0
-) -> tuple[list[np.ndarray], list[int]]:
+def ramp_sequences(n: int, n_features: int = 4, seed: int = 0) -> tuple[list[np.ndarray], list[int]]:
     """Class 0 ramps up, class 1 ramps down, with noise and lengths 6..15."""
     rng = np.random.default_rng(seed)
     seqs, labels = [], []
@@ -49,9 +48,7 @@ def ramp_sequences(
     return seqs, labels
 
 
-def moving_dot_clips(
-    n: int, t: int = 4, size: int = 8, seed: int = 0
-) -> tuple[np.ndarray, list[int]]:
+def moving_dot_clips(n: int, t: int = 4, size: int = 8, seed: int = 0) -> tuple[np.ndarray, list[int]]:
     """A bright 2x2 dot moving right (class 0) or left (class 1) on noise, uint8 NTHWC."""
     rng = np.random.default_rng(seed)
     clips = rng.integers(0, 60, size=(n, t, size, size, 3), dtype=np.uint8)
@@ -77,8 +74,18 @@ def tiny_convlstm(seed: int = 0) -> ConvLSTMClassifier:
 
 
 def cfg(**overrides: object) -> TrainConfig:
-    base = dict(epochs=3, batch_size=8, lr=1e-2, weight_decay=0.0, patience=50, seed=0, device="cpu", amp=True,
-                num_workers=0, nproc=1)
+    base = dict(
+        epochs=3,
+        batch_size=8,
+        lr=1e-2,
+        weight_decay=0.0,
+        patience=50,
+        seed=0,
+        device="cpu",
+        amp=True,
+        num_workers=0,
+        nproc=1,
+    )
     return TrainConfig(**{**base, **overrides})
 
 
@@ -103,8 +110,10 @@ def torch_state():
 
 @pytest.fixture(scope="module")
 def seq_data() -> tuple[SequenceDataset, SequenceDataset]:
-    return (SequenceDataset(*ramp_sequences(64, seed=1), window=12),
-            SequenceDataset(*ramp_sequences(32, seed=2), window=12))
+    return (
+        SequenceDataset(*ramp_sequences(64, seed=1), window=12),
+        SequenceDataset(*ramp_sequences(32, seed=2), window=12),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +260,7 @@ def test_early_stopping_and_best_weights(seq_data) -> None:
     best_row = result.history[result.best_epoch - 1]
     assert best_row["val_loss"] == min(row["val_loss"] for row in result.history)
     assert state_equal(model.state_dict(), result.best_state)
-    assert set(best_row) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                             *TIMING_KEYS}
+    assert set(best_row) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", *TIMING_KEYS}
 
 
 def test_lstm_learns_toy_problem(seq_data) -> None:
@@ -271,8 +279,16 @@ def test_convlstm_learns_toy_problem(clip_data) -> None:
 def test_checkpoint_round_trip(tmp_path, clip_data) -> None:
     _, val = clip_data
     model = tiny_convlstm().eval()
-    manifest = ModelManifest(**model_spec(model), name="convlstm", kind="clip", model_file="model.pt",
-                             labels=["right", "left"], features={}, n_frames=4, size=8)
+    manifest = ModelManifest(
+        **model_spec(model),
+        name="convlstm",
+        kind="clip",
+        model_file="model.pt",
+        labels=["right", "left"],
+        features={},
+        n_frames=4,
+        size=8,
+    )
     save_checkpoint(model, tmp_path / "model.pt", manifest)
     assert ModelManifest.model_validate_json((tmp_path / "model.json").read_text()) == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.pt"]
@@ -286,8 +302,19 @@ def test_checkpoint_round_trip(tmp_path, clip_data) -> None:
 
 def test_build_model_rejects_unknown_arch() -> None:
     with pytest.raises(ValueError, match="arch"):
-        build_model(ModelManifest(name="t", kind="clip", model_file="t.pt", labels=["a"], features={},
-                                  n_frames=4, size=8, arch="transformer", hparams={}))
+        build_model(
+            ModelManifest(
+                name="t",
+                kind="clip",
+                model_file="t.pt",
+                labels=["a"],
+                features={},
+                n_frames=4,
+                size=8,
+                arch="transformer",
+                hparams={},
+            )
+        )
 
 
 def test_predict_proba_rows_sum_to_one(seq_data) -> None:
@@ -298,8 +325,10 @@ def test_predict_proba_rows_sum_to_one(seq_data) -> None:
 
 
 def test_plot_history(tmp_path) -> None:
-    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_acc": 0.5 + e / 10,
-                "val_acc": 0.4 + e / 10} for e in (1, 2, 3)]
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_acc": 0.5 + e / 10, "val_acc": 0.4 + e / 10}
+        for e in (1, 2, 3)
+    ]
     plot_history(history, tmp_path / "plots" / "history.png")
     assert (tmp_path / "plots" / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -307,19 +336,57 @@ def test_plot_history(tmp_path) -> None:
 FEATURES = {"kind": "body_centred", "parts": ["pose", "left_hand"], "visibility": True, "trajectory": False}
 LABELS = ["jump", "walk", "wave"]
 MANIFESTS = {  # what train_classical and train_lstm/train_convlstm wrote before the typed manifests
-    "classical-frame": {"name": "rf", "kind": "frame", "model_file": "rf.skops", "labels": LABELS,
-                        "features": FEATURES},
-    "classical-sequence": {"name": "pooled-lr", "kind": "sequence", "model_file": "pooled-lr.skops", "labels": LABELS,
-                           "features": FEATURES, "window": 30, "stride": 10},
-    "classical-clip": {"name": "appearance-rf", "kind": "clip", "model_file": "appearance-rf.skops", "labels": LABELS,
-                       "features": FEATURES, "n_frames": 16, "size": 64},
-    "lstm": {"kind": "sequence", "labels": LABELS, "features": FEATURES, "window": 30, "stride": 5, "arch": "lstm",
-             "hparams": {"n_features": 132, "n_classes": 3, "hidden": 128, "layers": 2, "dropout": 0.3},
-             "name": "lstm", "model_file": "model.pt", "device": "cpu", "best_epoch": 7},
-    "convlstm": {"kind": "clip", "labels": LABELS, "features": FEATURES, "n_frames": 16, "size": 64, "arch": "convlstm",
-                 "hparams": {"n_classes": 3, "in_ch": 3, "hidden": [16, 32], "kernel": 3, "pool_every": 1,
-                             "dropout": 0.25},
-                 "name": "convlstm", "model_file": "model.pt", "device": "cuda:0", "best_epoch": 12},
+    "classical-frame": {
+        "name": "rf",
+        "kind": "frame",
+        "model_file": "rf.skops",
+        "labels": LABELS,
+        "features": FEATURES,
+    },
+    "classical-sequence": {
+        "name": "pooled-lr",
+        "kind": "sequence",
+        "model_file": "pooled-lr.skops",
+        "labels": LABELS,
+        "features": FEATURES,
+        "window": 30,
+        "stride": 10,
+    },
+    "classical-clip": {
+        "name": "appearance-rf",
+        "kind": "clip",
+        "model_file": "appearance-rf.skops",
+        "labels": LABELS,
+        "features": FEATURES,
+        "n_frames": 16,
+        "size": 64,
+    },
+    "lstm": {
+        "kind": "sequence",
+        "labels": LABELS,
+        "features": FEATURES,
+        "window": 30,
+        "stride": 5,
+        "arch": "lstm",
+        "hparams": {"n_features": 132, "n_classes": 3, "hidden": 128, "layers": 2, "dropout": 0.3},
+        "name": "lstm",
+        "model_file": "model.pt",
+        "device": "cpu",
+        "best_epoch": 7,
+    },
+    "convlstm": {
+        "kind": "clip",
+        "labels": LABELS,
+        "features": FEATURES,
+        "n_frames": 16,
+        "size": 64,
+        "arch": "convlstm",
+        "hparams": {"n_classes": 3, "in_ch": 3, "hidden": [16, 32], "kernel": 3, "pool_every": 1, "dropout": 0.25},
+        "name": "convlstm",
+        "model_file": "model.pt",
+        "device": "cuda:0",
+        "best_epoch": 12,
+    },
 }
 
 

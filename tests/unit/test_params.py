@@ -1,5 +1,6 @@
 """params.yaml: the repository's file loads, holds every key, survives DVC's `-S`; every kind of
 mistake fails naming the key."""
+
 from __future__ import annotations
 
 import io
@@ -144,7 +145,9 @@ def leaf_keys(model: type[BaseModel], prefix: str = "") -> dict[str, FieldInfo]:
     out = {}
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
-        nested = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) else None
+        nested = (
+            field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) else None
+        )
         out |= leaf_keys(nested, f"{key}.") if nested else {key: field}
     return out
 
@@ -177,7 +180,9 @@ def test_every_code_default_equals_params_yaml(raw: dict) -> None:
             continue
         default = field.get_default(call_default_factory=True)
         value = at(params.model_dump(by_alias=True), key)
-        if TypeAdapter(field.annotation).dump_python(default, mode="json") != TypeAdapter(field.annotation).dump_python(value, mode="json"):
+        if TypeAdapter(field.annotation).dump_python(default, mode="json") != TypeAdapter(field.annotation).dump_python(
+            value, mode="json"
+        ):
             differ[key] = (default, value)
     assert not differ, f"code defaults differ from params.yaml (default, params.yaml): {differ}"
 
@@ -240,8 +245,11 @@ def test_set_param_works_for_every_key_and_changes_only_its_line(tmp_path: Path,
     assert parse_yaml(path.read_text(), path) == parse_yaml((repo / "params.yaml").read_text(), path)
     path.write_text((repo / "params.yaml").read_text())
     apply_overrides(path, ["seed=7", "classical.lr.C=0.5"])
-    changed = [(a, b) for a, b in zip((repo / "params.yaml").read_text().splitlines(), path.read_text().splitlines())
-               if a != b]
+    changed = [
+        (a, b)
+        for a, b in zip((repo / "params.yaml").read_text().splitlines(), path.read_text().splitlines(), strict=False)
+        if a != b
+    ]
     assert [b.split("#")[0].strip() for _, b in changed] == ["seed: 7", "C: 0.5"]
     assert len(path.read_text().splitlines()) == len((repo / "params.yaml").read_text().splitlines())
 

@@ -1,5 +1,6 @@
 """`champion` moves only by the rules (real MLflow, SQLite store in a temporary folder): gate,
 at least as good as the champion on the same test recordings, main line or `actionrec promote`."""
+
 from __future__ import annotations
 
 import subprocess
@@ -25,7 +26,9 @@ def uri(tmp_path_factory: pytest.TempPathFactory):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     # artifacts in the temporary folder: the default (./mlruns) would write into the checkout
-    mlflow.set_experiment(experiment_id=mlflow.MlflowClient().create_experiment("t", artifact_location=str(root / "mlruns")))
+    mlflow.set_experiment(
+        experiment_id=mlflow.MlflowClient().create_experiment("t", artifact_location=str(root / "mlruns"))
+    )
     yield uri
     mlflow.set_tracking_uri(None)
 
@@ -63,18 +66,24 @@ def test_champion_moves_only_for_a_candidate_as_good_on_the_same_recordings(stor
     assert "0.7000 < champion v1 clip_accuracy=0.8000 on the same 3 test recordings" in d.line
     tags = client.get_model_version(name, v2).tags
     assert tags["promotion.decision"] == "refused"
-    assert (tags["promotion.candidate_value"], tags["promotion.champion_value"], tags["promotion.champion_version"]) == (
-        "0.7", "0.8", v1)
+    assert (
+        tags["promotion.candidate_value"],
+        tags["promotion.champion_value"],
+        tags["promotion.champion_version"],
+    ) == ("0.7", "0.8", v1)
     v3 = version(0.8)  # a tie is "at least as good"
     assert registry.promote(name, v3, 0.5, "clip_accuracy").promoted and _champion(client, name) == v3
     assert client.get_model_version(name, v3).tags["promotion.decision"] == "promoted"
 
 
-@pytest.mark.parametrize("kwargs, reason", [
-    ({"value": 0.99, "test_set": registry.test_set_digest(["a", "b", "d"])}, "other test recordings"),
-    ({"value": 0.4}, "< package.quality_gate=0.5"),
-    ({"value": 0.99, "metric": "sample_accuracy"}, "has no clip_accuracy recorded"),
-])
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"value": 0.99, "test_set": registry.test_set_digest(["a", "b", "d"])}, "other test recordings"),
+        ({"value": 0.4}, "< package.quality_gate=0.5"),
+        ({"value": 0.99, "metric": "sample_accuracy"}, "has no clip_accuracy recorded"),
+    ],
+)
 def test_refused_candidates_leave_the_champion(store, kwargs: dict, reason: str) -> None:
     version, client, name = store
     v1 = version(0.8)
@@ -86,7 +95,16 @@ def test_refused_candidates_leave_the_champion(store, kwargs: dict, reason: str)
 def test_promote_command_prints_the_decision_and_exits_nonzero_when_refused(store) -> None:
     version, client, name = store
     v1, v2 = version(0.9), version(0.6)
-    env_cmd = [sys.executable, "-m", "actionrec", "promote", "--params", str(REPO / "params.yaml"), "--registered-model", name]
+    env_cmd = [
+        sys.executable,
+        "-m",
+        "actionrec",
+        "promote",
+        "--params",
+        str(REPO / "params.yaml"),
+        "--registered-model",
+        name,
+    ]
     ok = subprocess.run([*env_cmd, v1], capture_output=True, text=True)
     assert ok.returncode == 0 and "champion <- promoted" in ok.stdout, ok.stderr
     refused = subprocess.run([*env_cmd, v2], capture_output=True, text=True)
@@ -95,7 +113,9 @@ def test_promote_command_prints_the_decision_and_exits_nonzero_when_refused(stor
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
+    )
 
 
 def test_main_line_is_a_clean_main_branch_outside_experiments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,10 +146,14 @@ def test_a_real_dvc_exp_run_is_not_the_main_line(tmp_path: Path) -> None:
 
     import yaml
 
-    cmd = (f"{sys.executable} -c \"from actionrec.packaging.registry import not_main_line; "
-           f"open('out.txt', 'w').write(str(not_main_line()))\"")
+    cmd = (
+        f'{sys.executable} -c "from actionrec.packaging.registry import not_main_line; '
+        f"open('out.txt', 'w').write(str(not_main_line()))\""
+    )
     (tmp_path / "params.yaml").write_text("x: 1\n")
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": cmd, "params": ["x"], "outs": ["out.txt"]}}}))
+    (tmp_path / "dvc.yaml").write_text(
+        yaml.safe_dump({"stages": {"s": {"cmd": cmd, "params": ["x"], "outs": ["out.txt"]}}})
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "DVC_NO_ANALYTICS": "1"}
     for k in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_ROOT"):
         env.pop(k, None)
@@ -142,5 +166,7 @@ def test_a_real_dvc_exp_run_is_not_the_main_line(tmp_path: Path) -> None:
     assert (tmp_path / "out.txt").read_text() == "None"
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "lock")
-    subprocess.run([*dvc, "exp", "run", "-q", "-n", "trial-1", "-S", "x=2"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*dvc, "exp", "run", "-q", "-n", "trial-1", "-S", "x=2"], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
     assert (tmp_path / "out.txt").read_text() == "experiment trial-1 (dvc exp run)"

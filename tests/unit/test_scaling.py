@@ -1,4 +1,5 @@
 """Scaling-out pieces that need no cluster: executor params, DDP sharding, memory-mapped clips."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,12 +9,12 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from actionrec.training import ddp
-from actionrec.data.corpus import write_clip_array
-from actionrec.extraction.dask_executor import DASK_ADDRESS_ENV, scheduler_address
-from actionrec.extraction.cache import cache_key, save_npz
 from actionrec.config.extraction import ClipParams, ExecutorParams, ExtractParams
+from actionrec.data.corpus import write_clip_array
+from actionrec.extraction.cache import cache_key, save_npz
+from actionrec.extraction.dask_executor import DASK_ADDRESS_ENV, scheduler_address
 from actionrec.models.torch_io import ClipDataset
+from actionrec.training import ddp
 from actionrec.training.loop import make_loader
 
 
@@ -54,8 +55,11 @@ def test_ranks_together_take_the_single_process_batches(monkeypatch) -> None:
     shards = []
     for rank in range(3):
         monkeypatch.setenv("RANK", str(rank))
-        shards += [x for b in make_loader(torch.utils.data.TensorDataset(torch.arange(10)), 4, cpu, 0, shard=True)
-                   for x in b[0].tolist()]
+        shards += [
+            x
+            for b in make_loader(torch.utils.data.TensorDataset(torch.arange(10)), 4, cpu, 0, shard=True)
+            for x in b[0].tolist()
+        ]
     assert sorted(shards) == list(range(10))
 
 

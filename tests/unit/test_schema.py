@@ -1,4 +1,5 @@
 """Landmark CSV headers: format and layout detection, and precise errors for bad headers."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Leak-free, deterministic splits; the leaky opt-in warns; UCF101 official lists; samples."""
+
 from __future__ import annotations
 
 import warnings
@@ -109,9 +110,7 @@ def test_deterministic_for_a_seed() -> None:
 
 def test_different_seeds_can_differ() -> None:
     recs = subject_corpus(n_subjects=10, sessions=1)
-    tests = {
-        frozenset(make_split(recs, PARAMS, seed=s).query("subset == 'test'")["group"]) for s in range(6)
-    }
+    tests = {frozenset(make_split(recs, PARAMS, seed=s).query("subset == 'test'")["group"]) for s in range(6)}
     assert len(tests) > 1
 
 
@@ -152,8 +151,12 @@ def test_adding_sessions_moves_only_a_class_s_lent_test_group(seed: int) -> None
         grown = make_split(recs, PARAMS, seed=seed)
         old, new = _subsets(split), _subsets(grown)
         moved = {sid for (sid, _), subset in old.items() if new[(sid, 0)] != subset}
-        lent = {g for purpose, share in (("test", PARAMS.test_size), ("val", PARAMS.val_size))
-                for g in split.loc[split["subset"] == purpose, "group"] if group_draw(g, seed, purpose) >= share}
+        lent = {
+            g
+            for purpose, share in (("test", PARAMS.test_size), ("val", PARAMS.val_size))
+            for g in split.loc[split["subset"] == purpose, "group"]
+            if group_draw(g, seed, purpose) >= share
+        }
         assert moved <= lent, f"round {round_}: {sorted(moved - lent)} moved"
         for label in CLASSES:  # every class is still trained on and tested
             assert {"train", "test"} <= set(grown.loc[grown["label"] == label, "subset"])

@@ -1,4 +1,5 @@
 """The developer commands: bare `make` prints the targets, the pre-commit hook is `make lint`."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Great Expectations checks on synthetic landmark tables and clip indexes."""
+
 from __future__ import annotations
 
 import json
@@ -45,19 +46,19 @@ def session_table(
 ) -> tuple[pd.DataFrame, CsvSchema]:
     n = len(labels)
     df = pd.DataFrame(landmarks(n, layout).reshape(n, -1), columns=session_columns(layout)[5:])
-    meta = pd.DataFrame({
-        "class": pd.Series(labels, dtype="str"),
-        "session_id": pd.Series(sessions, dtype="str"),
-        "subject_id": pd.Series(["p1"] * n, dtype="str"),
-        "frame": np.arange(n, dtype=np.int64),
-        "timestamp": np.arange(n) / 30.0,
-    })
+    meta = pd.DataFrame(
+        {
+            "class": pd.Series(labels, dtype="str"),
+            "session_id": pd.Series(sessions, dtype="str"),
+            "subject_id": pd.Series(["p1"] * n, dtype="str"),
+            "frame": np.arange(n, dtype=np.int64),
+            "timestamp": np.arange(n) / 30.0,
+        }
+    )
     return pd.concat([meta, df], axis=1), CsvSchema(CsvFormat.SESSION, layout)
 
 
-def seed_table(
-    labels: list[str], layout: Layout = Layout.HOLISTIC
-) -> tuple[pd.DataFrame, CsvSchema]:
+def seed_table(labels: list[str], layout: Layout = Layout.HOLISTIC) -> tuple[pd.DataFrame, CsvSchema]:
     n = len(labels)
     df = pd.DataFrame(landmarks(n, layout).reshape(n, -1), columns=seed_columns(layout)[1:])
     df.insert(0, "class", pd.Series(labels, dtype="str"))
@@ -118,12 +119,16 @@ def test_unknown_label_fails_with_row() -> None:
 
 @pytest.mark.parametrize(
     ("column_name", "value", "summary_column"),
-    [("x40", 5.0, "max_xy"), ("y2", -3.5, "min_xy"), ("z501", 12.0, "max_z"),
-     ("z1", -11.0, "min_z"), ("v3", 1.5, "max_vis"), ("v3", -0.1, "min_vis")],
+    [
+        ("x40", 5.0, "max_xy"),
+        ("y2", -3.5, "min_xy"),
+        ("z501", 12.0, "max_z"),
+        ("z1", -11.0, "min_z"),
+        ("v3", 1.5, "max_vis"),
+        ("v3", -0.1, "min_vis"),
+    ],
 )
-def test_out_of_range_values_fail_with_rows(
-    column_name: str, value: float, summary_column: str
-) -> None:
+def test_out_of_range_values_fail_with_rows(column_name: str, value: float, summary_column: str) -> None:
     df, schema = good_table(Layout.HOLISTIC)
     df.loc[[4, 40], column_name] = value
     report = validate(df, schema)
@@ -157,7 +162,7 @@ def test_too_few_rows_per_session() -> None:
 
 def test_missing_pose_share_too_high() -> None:
     df, schema = good_table()
-    pose = list(df.columns[5:5 + 33 * 4])
+    pose = list(df.columns[5 : 5 + 33 * 4])
     df.loc[[2, 3], pose] = np.nan
     report = validate(df, schema)
     assert failed(report) == {(MEAN, "pose_missing")}
@@ -167,7 +172,7 @@ def test_missing_pose_share_too_high() -> None:
 
 def test_missing_face_share_too_high() -> None:
     df, schema = good_table(Layout.HOLISTIC)
-    face = list(df.columns[5 + 33 * 4:])
+    face = list(df.columns[5 + 33 * 4 :])
     df.loc[:40, face] = np.nan
     report = validate(df, schema)
     assert failed(report) == {(MEAN, "face_missing")}
@@ -222,8 +227,14 @@ def test_rows_argument_maps_examples_to_file_rows() -> None:
     df, schema = good_table()
     df.loc[1, "class"] = "jump"
     rows = np.arange(1, 61) + 100
-    report = validate_landmark_table(df, schema, "s.csv", ValidationParams(labels=LABELS),
-                                     rejected_rows=[{"line": 3, "reason": "bad float"}], rows=rows)
+    report = validate_landmark_table(
+        df,
+        schema,
+        "s.csv",
+        ValidationParams(labels=LABELS),
+        rejected_rows=[{"line": 3, "reason": "bad float"}],
+        rows=rows,
+    )
     assert check(report, "expect_column_values_to_be_in_set", "class").example_rows == [102]
     assert report.rejected_rows == [{"line": 3, "reason": "bad float"}]
 
@@ -238,27 +249,35 @@ def test_params_are_strict() -> None:
 def clip_index(statuses: list[str]) -> pd.DataFrame:
     n = len(statuses)
     ok = np.array([s == "ok" for s in statuses])
-    return pd.DataFrame({
-        "clip": [f"v_Wave_g{i:02d}_c01" for i in range(n)],
-        "label": ["wave"] * n,
-        "group": [f"g{i:02d}" for i in range(n)],
-        "status": statuses,
-        "message": ["" if s == "ok" else f"{s} while reading" for s in statuses],
-        "n_frames": np.where(ok, 40, 0),
-        "pose_rate": np.where(ok, 0.9, 0.0),
-        "face_rate": np.where(ok, 0.8, 0.0),
-        "left_hand_rate": 0.0,
-        "right_hand_rate": 0.0,
-    })
+    return pd.DataFrame(
+        {
+            "clip": [f"v_Wave_g{i:02d}_c01" for i in range(n)],
+            "label": ["wave"] * n,
+            "group": [f"g{i:02d}" for i in range(n)],
+            "status": statuses,
+            "message": ["" if s == "ok" else f"{s} while reading" for s in statuses],
+            "n_frames": np.where(ok, 40, 0),
+            "pose_rate": np.where(ok, 0.9, 0.0),
+            "face_rate": np.where(ok, 0.8, 0.0),
+            "left_hand_rate": 0.0,
+            "right_hand_rate": 0.0,
+        }
+    )
 
 
 def test_clip_index_bad_clip_under_threshold_is_excluded_visibly() -> None:
     index = clip_index(["ok"] * 9 + ["decode_error"])
     report = validate_clip_index(index, "clips.csv", ClipValidationParams(labels=LABELS))
     assert report.success, format_failure(report)
-    assert report.excluded == [{"row": 10, "clip": "v_Wave_g09_c01", "label": "wave",
-                                "status": "decode_error",
-                                "reason": "decode_error: decode_error while reading"}]
+    assert report.excluded == [
+        {
+            "row": 10,
+            "clip": "v_Wave_g09_c01",
+            "label": "wave",
+            "status": "decode_error",
+            "reason": "decode_error: decode_error while reading",
+        }
+    ]
     assert check(report, MEAN, "excluded").observed == pytest.approx(0.1)
 
 
@@ -283,14 +302,16 @@ def test_clip_index_unknown_label_and_status_fail() -> None:
     index.loc[2, "label"] = "jump"
     index.loc[3, "status"] = "weird"
     report = validate_clip_index(index, "clips.csv", ClipValidationParams(labels=LABELS))
-    assert {("expect_column_values_to_be_in_set", "label"),
-            ("expect_column_values_to_be_in_set", "status")} <= failed(report)
+    assert {("expect_column_values_to_be_in_set", "label"), ("expect_column_values_to_be_in_set", "status")} <= failed(
+        report
+    )
     assert check(report, "expect_column_values_to_be_in_set", "status").example_rows == [4]
 
 
 def test_clip_index_missing_columns() -> None:
-    report = validate_clip_index(clip_index(["ok"]).drop(columns=["pose_rate"]), "clips.csv",
-                                 ClipValidationParams(labels=LABELS))
+    report = validate_clip_index(
+        clip_index(["ok"]).drop(columns=["pose_rate"]), "clips.csv", ClipValidationParams(labels=LABELS)
+    )
     assert failed(report) == {("expect_table_columns_to_match_set", None)}
 
 
@@ -307,22 +328,21 @@ def test_write_reports(tmp_path) -> None:
     df, schema = good_table()
     good = validate(df, schema)
     df.loc[0, "class"] = "jump"
-    bad = validate_landmark_table(df, schema, "data/raw/landmarks/b.csv",
-                                  ValidationParams(labels=LABELS))
-    clips = validate_clip_index(clip_index(["ok"] * 9 + ["decode_error"]), "clips/index.csv",
-                                ClipValidationParams(labels=LABELS))
+    bad = validate_landmark_table(df, schema, "data/raw/landmarks/b.csv", ValidationParams(labels=LABELS))
+    clips = validate_clip_index(
+        clip_index(["ok"] * 9 + ["decode_error"]), "clips/index.csv", ClipValidationParams(labels=LABELS)
+    )
     out = tmp_path / "validation"
     summary_path = write_reports([good, bad, clips], out)
     assert summary_path == out / "summary.json"
     summary = json.loads(summary_path.read_text())
     assert summary["success"] is False and summary["n_failed"] == 1
-    assert summary["files"][1]["failures"] == [
-        {"expectation": "expect_column_values_to_be_in_set", "column": "class"}]
+    assert summary["files"][1]["failures"] == [{"expectation": "expect_column_values_to_be_in_set", "column": "class"}]
     per_file = json.loads((out / summary["files"][1]["report"]).read_text())
     assert per_file["source"] == "data/raw/landmarks/b.csv" and per_file["success"] is False
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["summary.json", "summary.md", "data_s.csv.json", "data_raw_landmarks_b.csv.json",
-         "clips_index.csv.json"])
+        ["summary.json", "summary.md", "data_s.csv.json", "data_raw_landmarks_b.csv.json", "clips_index.csv.json"]
+    )
     markdown = (out / "summary.md").read_text()
     assert "expect_column_values_to_be_in_set on class" in markdown
     assert "v_Wave_g09_c01" in markdown
@@ -330,7 +350,9 @@ def test_write_reports(tmp_path) -> None:
 
 def test_write_reports_keeps_colliding_names_apart(tmp_path) -> None:
     df, schema = good_table()
-    reports = [validate_landmark_table(df, schema, source, ValidationParams(labels=LABELS))
-               for source in ("a/b.csv", "a_b.csv")]
+    reports = [
+        validate_landmark_table(df, schema, source, ValidationParams(labels=LABELS))
+        for source in ("a/b.csv", "a_b.csv")
+    ]
     summary = json.loads(write_reports(reports, tmp_path).read_text())
     assert [f["report"] for f in summary["files"]] == ["a_b.csv.json", "a_b.csv-2.json"]

