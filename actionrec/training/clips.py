@@ -9,9 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
+from actionrec.config import paths
 from actionrec.config.stage import StageError
 from actionrec.core.io import write_json, write_text
-from actionrec.data.corpus import write_clip_array
+from actionrec.core.labels import LabelMap
+from actionrec.data.corpus import clip_files, write_clip_array
+from actionrec.data.split import read_split
 from actionrec.extraction.cache import default_cache_dir
 from actionrec.training import ddp
 from actionrec.training.curves import placeholder_plot
@@ -51,3 +56,17 @@ def write_skipped(out: Path, curves_csv: Path) -> str:
         write_text(curves_csv, NO_CURVES)
     placeholder_plot(curves_csv.with_suffix(".png"), "ConvLSTM skipped: no video clips")
     return "skipped: no video clips"
+
+
+def clip_subsets(labels: LabelMap) -> tuple[dict[str, list[Path]], dict[str, np.ndarray]]:
+    """The clip files and encoded labels of the train and val subsets of the split (no train
+    clips: both empty, the stage is skipped; train clips but no val clips: an error)."""
+    split = read_split()
+    files: dict[str, list[Path]] = {}
+    encoded: dict[str, np.ndarray] = {}
+    for subset in ("train", "val"):
+        files[subset], names, _ = clip_files(split, subset)
+        encoded[subset] = labels.encode(names, str(paths.SPLIT))
+    if files["train"] and not files["val"]:
+        raise StageError(f"{paths.SPLIT}: video clips in train but none in val; lower split.val_size or add clips")
+    return files, encoded
