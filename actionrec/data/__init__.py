@@ -1,0 +1,3 @@
+"""Data (layer above media and config): landmark recordings, clips, splits, the demo corpus and Great
+Expectations validation.
+"""

@@ -1,0 +1,1 @@
+"""Evaluation (layer above lineage): test metrics, plots, the leaderboard and cross-validation of the trained models."""

@@ -1,0 +1,3 @@
+"""Extraction (layer above data and models): MediaPipe landmarks from video clips, cached per clip, run
+by a local or Dask executor.
+"""

@@ -1,0 +1,1 @@
+"""Media (layer above core): video decoding and the MediaPipe Holistic wrapper."""

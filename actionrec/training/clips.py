@@ -13,7 +13,7 @@ import numpy as np
 
 from actionrec.config import paths
 from actionrec.config.stage import StageError
-from actionrec.core.io import write_json, write_text
+from actionrec.core.io import write_text
 from actionrec.core.labels import LabelMap
 from actionrec.data.corpus import clip_files, write_clip_array
 from actionrec.data.split import read_split
@@ -52,7 +52,7 @@ def write_skipped(out: Path, curves_csv: Path) -> str:
     """The declared outputs of a ConvLSTM stage without video clips, saying why; -> the summary."""
     if ddp.is_main_process():
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "skipped.json", {"reason": "no video clips in the train split"})
+        write_text(out / "skipped.txt", "no video clips in the train split\n")
         write_text(curves_csv, NO_CURVES)
     placeholder_plot(curves_csv.with_suffix(".png"), "ConvLSTM skipped: no video clips")
     return "skipped: no video clips"
