@@ -45,11 +45,14 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from actionrec.serving.bundle import BundleError
-    from actionrec.serving.web.app import serve
+    from actionrec.serving.web.app import ServeOptions, serve
 
+    options = ServeOptions(
+        args.max_upload_mb, args.url_deadline_s, args.allow_private_urls, args.workers, args.max_queue
+    )
     try:
-        return serve(args.bundle, args.host, args.port, args.max_upload_mb)
-    except BundleError as exc:
+        return serve(args.bundle, args.host, args.port, options)
+    except (BundleError, ValueError) as exc:
         print(f"actionrec serve: {exc}", file=sys.stderr)
         return 1
 
@@ -156,6 +159,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=50.0,
         metavar="MB",
         help="larger uploads get HTTP 413 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--url-deadline-s",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a URL must deliver the whole video within this many seconds, else HTTP 504 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        help="also fetch URLs resolving to loopback, private or link-local addresses (refused by default: SSRF)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="videos analysed in parallel, each with its own warm MediaPipe (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=8,
+        help="requests waiting for a worker beyond which new ones get HTTP 503 (default: %(default)s)",
     )
     p.set_defaults(func=_serve)
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 
@@ -112,10 +113,10 @@ class Server:
 
 @pytest.fixture(scope="module")
 def start_server(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
-    """``start_server(max_upload_mb)``: `actionrec serve --port 0` with its own TMPDIR."""
+    """``start_server(max_upload_mb, *options)``: `actionrec serve --port 0` with its own TMPDIR."""
     procs: list[subprocess.Popen] = []
 
-    def start(max_upload_mb: float = 50) -> Server:
+    def start(max_upload_mb: float = 50, *options: str) -> Server:
         tmpdir = tmp_path_factory.mktemp("server-tmp")
         log = (tmpdir.parent / f"{tmpdir.name}.log").open("w")
         env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1"}
@@ -131,6 +132,7 @@ def start_server(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 "0",
                 "--max-upload-mb",
                 str(max_upload_mb),
+                *options,
             ],
             stdout=subprocess.PIPE,
             stderr=log,
@@ -158,12 +160,13 @@ def start_server(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="module")
 def server(start_server: Callable[..., Server]) -> Server:
-    return start_server()
+    """Fetches the local test servers' URLs (--allow-private-urls), within 3 s each."""
+    return start_server(50, "--allow-private-urls", "--url-deadline-s", "3")
 
 
 @pytest.fixture(scope="module")
 def small_server(start_server: Callable[..., Server]) -> Server:
-    """Uploads limited to 0.05 MB (the demo clips are larger)."""
+    """Uploads limited to 0.05 MB (the demo clips are larger); private URLs refused (the default)."""
     return start_server(0.05)
 
 
@@ -307,8 +310,17 @@ def test_oversized_upload_and_url_get_a_clear_413(
     with clip.open("rb") as fh:
         reply = requests.post(small_server.url + "api/predict", files={"video": fh}, timeout=60)
     assert reply.status_code == 413 and "0.05 MB" in reply.json()["error"]
+    _no_temp_files(small_server)  # the 413 of a URL: tests/unit/test_web_fetch.py
+
+
+def test_private_urls_are_refused_by_default(
+    browser: object, small_server: Server, file_server: str, clip: Path
+) -> None:
     assert _submit(browser, small_server, url=f"{file_server}/{clip.parent.name}/{clip.name}") == "error"
-    assert "larger than the limit" in browser.find_element(By.ID, "error").text
+    message = browser.find_element(By.ID, "error").text
+    assert "127.0.0.1, a loopback address" in message and "--allow-private-urls" in message
+    reply = requests.post(small_server.url + "api/predict", data={"url": "http://169.254.169.254/a.mp4"}, timeout=30)
+    assert reply.status_code == 403 and "link-local" in reply.json()["error"]
     _no_temp_files(small_server)
 
 
@@ -316,3 +328,108 @@ def test_server_listens_on_localhost_only(server: Server) -> None:
     assert server.url.startswith("http://127.0.0.1:")
     health = requests.get(server.url + "healthz", timeout=10).json()
     assert health["status"] == "ok" and health["models"]
+
+
+def _models(bundle: Path) -> dict[str, dict]:
+    """kind -> the model manifest, for every model the bundle serves."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    return {kind: json.loads((bundle / rel).read_text()) for kind, rel in manifest["models"].items()}
+
+
+def _post(server: Server, video: Path, model: str) -> requests.Response:
+    with video.open("rb") as fh:
+        return requests.post(server.url + "api/predict", files={"video": fh}, data={"model": model}, timeout=180)
+
+
+def test_a_clip_without_a_person_gets_422_from_every_model(
+    server: Server, bundle: Path, clip: Path, tmp_path: Path
+) -> None:
+    from actionrec.media.video import video_fps, write_video
+
+    models = _models(bundle)
+    n = max(int(m.get("window") or 1) for m in models.values()) + 10
+    empty = write_video(
+        tmp_path / "empty_room.mp4", (np.full((240, 320, 3), 90 + i, np.uint8) for i in range(n)), video_fps(clip)
+    )
+    for kind in models:
+        reply = _post(server, empty, kind)
+        assert reply.status_code == 422, (kind, reply.text)
+        assert (
+            reply.json()["error"]
+            == f"No person was detected in empty_room.mp4 ({n} frames), so there is no prediction."
+        )
+    _no_temp_files(server)
+
+
+def test_a_clip_shorter_than_the_window_gets_422(server: Server, bundle: Path, clip: Path, tmp_path: Path) -> None:
+    from actionrec.media.video import iter_frames, video_fps, write_video
+
+    windows = {kind: int(m.get("window") or 1) for kind, m in _models(bundle).items()}
+    if windows.get("sequence", 1) < 2:
+        pytest.skip("the bundle has no sequence model")
+    short = windows["sequence"] - 1
+    fps = video_fps(clip)
+    path = write_video(tmp_path / "truncated.mp4", (rgb for _, rgb in iter_frames(clip, max_frames=short)), fps)
+    reply = _post(server, path, "sequence")
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"].startswith(
+        f"truncated.mp4 is too short for the sequence model: {short} decodable frames, and it needs a window of "
+        f"{windows['sequence']} ({windows['sequence'] / fps:.1f} s"
+    )
+    if "frame" in windows:
+        reply = _post(server, path, "frame")
+        assert reply.status_code == 200 and reply.json()["n_predictions"] == short
+    _no_temp_files(server)
+
+
+def test_a_trickling_url_is_cut_at_the_deadline(server: Server) -> None:
+    """The server is started with --url-deadline-s 3; this one sends a byte every 0.5 s, forever."""
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.end_headers()
+            try:
+                for _ in range(240):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        start = time.monotonic()
+        url = f"http://127.0.0.1:{httpd.server_port}/slow.mp4"
+        reply = requests.post(server.url + "api/predict", data={"url": url}, timeout=60)
+        took = time.monotonic() - start
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert reply.status_code == 504, reply.text
+    assert "within the 3 s deadline" in reply.json()["error"]
+    assert took < 6, f"answered after {took:.1f} s"
+    _no_temp_files(server)
+
+
+def test_parallel_requests_each_get_a_worker(server: Server, clip: Path) -> None:
+    health = requests.get(server.url + "healthz", timeout=10).json()
+    assert health["workers"] == 2 and health["free"] == 2 and health["waiting"] == 0
+    results: list[dict] = []
+
+    def one() -> None:
+        with clip.open("rb") as fh:
+            results.append(requests.post(server.url + "api/predict", files={"video": fh}, timeout=180).json())
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r["queued_s"] < 0.5 for r in results] == [True, True], results

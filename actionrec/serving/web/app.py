@@ -1,27 +1,26 @@
 """The web app: upload a video (or give its URL) -> the predicted action, class probabilities and
 a timeline of predictions, from the packaged live bundle (``models/package``).
 
-``actionrec serve [--bundle models/package] [--host 127.0.0.1] [--port 8000] [--max-upload-mb 50]``
+``actionrec serve [--bundle models/package] [--host 127.0.0.1] [--port 8000] [--max-upload-mb 50]
+[--url-deadline-s 30] [--allow-private-urls] [--workers 2] [--max-queue 8]``
 
-Inference is :func:`actionrec.serving.offline.predict_video`, the very code the live recognizer runs (same
-feature transform, same smoothing and threshold), one video at a time. Every upload or download
-goes into its own temporary folder, removed when the request ends, whatever happens. Limits: the
-size (413, also for URLs), the type (a video suffix, and OpenCV must decode a frame: 400) and a
-video without a person (422). Bound to 127.0.0.1 unless told otherwise. The page is
+Inference is the live :class:`~actionrec.serving.recognizer.Recognizer` (same feature transform,
+smoothing and threshold), kept warm in :mod:`actionrec.serving.web.engine` (``workers`` requests
+in parallel, the rest wait in line; a full line gets 503). Every upload or download goes into its
+own temporary folder, removed when the request ends, whatever happens. Limits: the size (413,
+also for URLs), the type (a video suffix, and OpenCV must decode a frame: 400), a clip without a
+person or shorter than the model's window (422, with the reason), URLs fetched within one total
+deadline (504) and never from loopback/private/link-local addresses unless allowed (403; see
+:mod:`actionrec.serving.web.fetch`). Bound to 127.0.0.1 unless told otherwise. The page is
 ``templates/index.html``.
 """
 
 from __future__ import annotations
 
 import logging
-import mimetypes
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -33,26 +32,17 @@ from werkzeug.serving import make_server
 
 from actionrec.core.manifests import LiveKind, LiveSettings
 from actionrec.data.clips import VIDEO_SUFFIXES
-from actionrec.media.video import VideoError, count_frames, iter_frames, video_fps
+from actionrec.media.video import VideoError
 from actionrec.serving.bundle import resolve_model
-from actionrec.serving.offline import predict_video
 from actionrec.serving.recognizer import UNCERTAIN, Prediction
+from actionrec.serving.web.engine import Busy, Engine, Run
+from actionrec.serving.web.fetch import FetchPolicy, WebError, fetch_url, too_large, video_suffix
 
 log = logging.getLogger(__name__)
 
 LIVE_KINDS = ("frame", "sequence")
-URL_TIMEOUT_S = 30
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 UNCERTAIN_COLOUR = "#9e9e9e"
-
-
-class WebError(Exception):
-    """A request the app refuses: an HTTP status and a message for the user."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -86,50 +76,6 @@ class BundleInfo:
         if label not in self.labels:
             return UNCERTAIN_COLOUR
         return PALETTE[self.labels.index(label) % len(PALETTE)]
-
-
-# ---------------------------------------------------------------- inputs
-
-
-def _video_suffix(name: str, what: str) -> str:
-    suffix = Path(name).suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        raise WebError(400, f"{what} is not a video file: expected one of {', '.join(sorted(VIDEO_SUFFIXES))}.")
-    return suffix
-
-
-def _too_large(limit: int) -> str:
-    return f"The video is larger than the limit of {limit / 2**20:.3g} MB."
-
-
-def fetch_url(url: str, folder: Path, limit: int) -> Path:
-    """Download ``url`` (http or https) into ``folder``, refusing more than ``limit`` bytes."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WebError(400, "Only http:// and https:// URLs of video files are supported.")
-    req = urllib.request.Request(url, headers={"User-Agent": "actionrec-web"})
-    try:
-        with urllib.request.urlopen(req, timeout=URL_TIMEOUT_S) as resp:
-            ctype = resp.headers.get_content_type()
-            if Path(parts.path).suffix.lower() in VIDEO_SUFFIXES or not ctype.startswith("video/"):
-                suffix = _video_suffix(parts.path, "The URL")
-            else:
-                suffix = mimetypes.guess_extension(ctype) or ".mp4"
-            length = resp.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > limit:
-                raise WebError(413, _too_large(limit))
-            path = folder / f"download{suffix}"
-            total = 0
-            with path.open("wb") as fh:
-                while chunk := resp.read(1 << 16):
-                    total += len(chunk)
-                    if total > limit:
-                        raise WebError(413, _too_large(limit))
-                    fh.write(chunk)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise WebError(400, f"Could not fetch the URL: {reason}.") from None
-    return path
 
 
 # ---------------------------------------------------------------- results
@@ -171,19 +117,51 @@ def summarise(preds: list[Prediction], info: BundleInfo, duration: float) -> dic
 # ---------------------------------------------------------------- the app
 
 
-def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float = 50.0) -> Flask:
-    """The Flask app for ``bundle``; raises :class:`actionrec.serving.bundle.BundleError` when it is unusable."""
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the app serves: upload limit, URL policy and the inference workers (see ``actionrec serve -h``)."""
+
+    max_upload_mb: float = 50.0
+    url_deadline_s: float = 30.0
+    allow_private_urls: bool = False
+    workers: int = 2
+    max_queue: int = 8
+
+
+def no_prediction(run: Run, name: str, kind: str) -> str:
+    """Why ``run`` gave no answer (HTTP 422), or "" when it has predictions from a full window."""
+    if run.person_frames == 0:
+        return f"No person was detected in {name} ({run.frames} frames), so there is no prediction."
+    if run.frames < run.window:
+        return (
+            f"{name} is too short for the {kind} model: {run.frames} decodable frames, and it needs a window of "
+            f"{run.window} ({run.window / run.fps:.1f} s at {run.fps:g} fps). Upload a longer clip"
+            + (", or choose the frame model." if kind != "frame" else ".")
+        )
+    if not run.predictions:
+        return (
+            f"No prediction for {name}: a person in {run.person_frames} of {run.frames} frames, but none "
+            f"once the {kind} model's {run.window}-frame window was full."
+        )
+    return ""
+
+
+def create_app(bundle: Path | str = Path("models/package"), options: ServeOptions = ServeOptions()) -> Flask:
+    """The Flask app for ``bundle``, its models and MediaPipe loaded and run once (warm) before it
+    returns; raises :class:`actionrec.serving.bundle.BundleError` when the bundle is unusable."""
     info = BundleInfo.load(Path(bundle))
-    limit = int(max_upload_mb * 2**20)
-    busy = threading.Lock()  # MediaPipe already uses ~1.3 cores: one video at a time
+    limit = int(options.max_upload_mb * 2**20)
+    policy = FetchPolicy(options.url_deadline_s, limit, options.allow_private_urls)
+    engine = Engine(info.path, cast("list[LiveKind]", list(info.models)), options.workers, options.max_queue)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = limit
+    app.extensions["actionrec_engine"] = engine
 
     def page(status: int, **ctx: Any) -> tuple[str, int]:
         html = render_template(
             "index.html",
             info=info,
-            max_mb=f"{max_upload_mb:g}",
+            max_mb=f"{options.max_upload_mb:g}",
             palette=info.colour,
             uncertain=UNCERTAIN,
             suffixes=sorted(VIDEO_SUFFIXES),
@@ -192,27 +170,23 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
         return html, status
 
     def analyse(video: Path, name: str, model: LiveKind | None) -> dict[str, Any]:
+        kind = model or info.settings.default_model
         try:
-            next(iter_frames(video, max_frames=1))
-            n_frames = count_frames(video)
+            run = engine.predict(video, kind)
         except VideoError as exc:
             raise WebError(400, f"{name} is not a readable video: {exc.problem}.") from None
-        fps = video_fps(video)
-        start = time.perf_counter()
-        with busy:
-            preds = predict_video(video, info.path, model=model)
-        seconds = time.perf_counter() - start
-        if not preds:
-            raise WebError(422, f"No person was detected in {name}, so there is no prediction.")
-        duration = n_frames / fps if np.isfinite(fps) else 0.0
-        kind = model or info.settings.default_model
+        except Busy as exc:
+            raise WebError(503, f"The server is busy ({exc}): try again in a minute.") from None
+        if reason := no_prediction(run, name, kind):
+            raise WebError(422, reason)
         return {
-            **summarise(preds, info, duration),
+            **summarise(run.predictions, info, run.frames / run.fps),
             "name": name,
             "model": kind,
             "model_description": info.models.get(kind, kind),
-            "frames": n_frames,
-            "seconds": round(seconds, 2),
+            "frames": run.frames,
+            "seconds": round(run.seconds + run.waited, 2),
+            "queued_s": round(run.waited, 2),
         }
 
     def handle() -> dict[str, Any]:
@@ -224,13 +198,13 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
         url = (request.form.get("url") or "").strip()
         with tempfile.TemporaryDirectory(prefix="actionrec-web-") as tmp:
             if upload is not None and upload.filename:
-                path = Path(tmp) / f"upload{_video_suffix(upload.filename, upload.filename)}"
+                path = Path(tmp) / f"upload{video_suffix(upload.filename, upload.filename)}"
                 upload.save(path)
                 if path.stat().st_size == 0:
                     raise WebError(400, f"{upload.filename} is empty.")
                 name = upload.filename
             elif url:
-                path, name = fetch_url(url, Path(tmp), limit), url
+                path, name = fetch_url(url, Path(tmp), policy), url
             else:
                 raise WebError(400, "Choose a video file to upload, or give the URL of one.")
             return analyse(path, name, model)
@@ -254,32 +228,38 @@ def create_app(bundle: Path | str = Path("models/package"), max_upload_mb: float
             return jsonify({"error": err.message}), err.status
 
     @app.errorhandler(RequestEntityTooLarge)
-    def too_large(_err: RequestEntityTooLarge) -> Any:
-        message = _too_large(limit)
+    def too_large_upload(_err: RequestEntityTooLarge) -> Any:
+        message = too_large(limit)
         if request.path.startswith("/api/"):
             return jsonify({"error": message}), 413
         return page(413, error=message)
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return jsonify({"status": "ok", "bundle": str(info.path), "models": info.models})
+        return jsonify({"status": "ok", "bundle": str(info.path), "models": info.models, **engine.status()})
 
     return app
 
 
 def serve(
-    bundle: Path | str = Path("models/package"), host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 50.0
+    bundle: Path | str = Path("models/package"),
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    options: ServeOptions = ServeOptions(),
 ) -> int:
-    """Serve the app until Ctrl-C (``port`` 0 picks a free port; the URL is printed)."""
-    app = create_app(bundle, max_upload_mb)
+    """Serve the app until Ctrl-C (``port`` 0 picks a free port; the URL is printed once it is warm)."""
+    start = time.perf_counter()
+    app = create_app(bundle, options)
     try:
         server = make_server(host, port, app, threaded=True)
     except OSError as exc:
         print(f"actionrec serve: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    private = ", private URLs allowed" if options.allow_private_urls else ""
     print(
         f"actionrec web app on http://{host}:{server.server_port}/ (bundle {bundle}, "
-        f"uploads up to {max_upload_mb:g} MB; Ctrl-C stops)",
+        f"uploads up to {options.max_upload_mb:g} MB, {options.workers} workers warm in "
+        f"{time.perf_counter() - start:.1f} s{private}; Ctrl-C stops)",
         flush=True,
     )
     try:
@@ -288,4 +268,5 @@ def serve(
         pass
     finally:
         server.server_close()
+        app.extensions["actionrec_engine"].close()
     return 0
