@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: FORCE help setup demo data repro test test-fast lint format hooks realdata-full realdata-reports screenshots docs lock clean browser postgres retrain
+.PHONY: FORCE help setup demo data repro test test-fast lint format hooks realdata-full realdata-reports screenshots docs lock clean browser postgres retrain vega
 .DEFAULT_GOAL := help
 
 # torch build: cuda where `nvidia-smi -L` lists a GPU, else cpu (override: make setup TORCH=cpu|cuda).
@@ -95,6 +95,9 @@ docs: setup  ## every README shell block, the long ones included (tests/docs)
 
 lock:  ## re-resolve requirements/base.in against PyPI alone into requirements/lock-cpu.txt and lock-cuda.txt
 	$(PYTHON) scripts/lock.py
+
+vega:  ## rebuild vendor/vega/plots_template.html (dvc plots' offline page) from the pinned npm tarballs
+	$(PY) scripts/vendor_vega.py
 
 clean:  ## remove the untracked pipeline outputs and the MLflow store (not the raw data, nothing git tracks)
 	git clean -fdXq -- data/interim data/processed models reports dvc_plots mlflow.db mlruns
