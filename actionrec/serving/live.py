@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from actionrec.core.manifests import LiveKind
+from actionrec.media.quiet import quiet_native_stderr
 from actionrec.media.video import VideoError, write_video
 from actionrec.serving.bundle import Bundle, BundleError
 from actionrec.serving.capture import FrameSource, Source, parse_source
@@ -41,6 +42,17 @@ __all__ = ["build_parser", "main", "run"]
 log = logging.getLogger(__name__)
 
 WINDOW_TITLE = "actionrec live (q quits)"
+# --output codec by suffix: VP8 in WebM is what browsers play and OpenCV's wheels can write
+# (they have no H.264 encoder); other suffixes get mp4v, which players such as VLC play.
+BROWSER_FOURCC = {".webm": "VP80"}
+
+
+def output_fourcc(path: Path) -> str:
+    """The codec ``--output path`` is written with (see :data:`BROWSER_FOURCC`)."""
+    fourcc = BROWSER_FOURCC.get(path.suffix.lower())
+    if fourcc is None:
+        log.warning("%s: written as mp4v, which browsers do not play; a .webm name gives VP8, which they do", path)
+    return fourcc or "mp4v"
 
 
 @dataclass
@@ -108,13 +120,14 @@ def run(
     """Recognise actions on ``source`` until it ends, ``max_frames``, q or Ctrl-C.
 
     Window mode shows the annotated frames; ``headless`` prints one JSON line per prediction
-    to stdout instead. ``output`` also writes the annotated video (mp4v, atomically).
+    to stdout instead. ``output`` also writes the annotated video (atomically; VP8 for ``.webm``, else mp4v).
     Returns a summary: frame counts (captured, dropped, processed, without a person),
     predictions per label, FPS figures and the worst lag behind the newest captured frame.
     """
     if not headless:
         require_display()
     with (
+        quiet_native_stderr(),
         FrameSource(source, realtime=realtime) as src,
         Recognizer(bundle, model, smoothing, threshold) as rec,
         stop_on_signals() as stop,
@@ -125,7 +138,7 @@ def run(
         try:
             if output is not None:
                 rgb = (cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames)
-                write_video(output, rgb, src.fps)
+                write_video(output, rgb, src.fps, output_fourcc(output))
             else:
                 for _ in frames:
                     pass
@@ -177,7 +190,11 @@ def build_parser(prog: str = "live.py") -> argparse.ArgumentParser:
         action="store_true",
         help="no window; one JSON line per prediction on stdout (time, frame, label, probability, probabilities)",
     )
-    parser.add_argument("--output", type=Path, help="also write the annotated video (mp4v), e.g. out.mp4")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="also write the annotated video: .webm is VP8 (browsers play it), other names mp4v; e.g. out.webm",
+    )
     parser.add_argument(
         "--smoothing",
         type=positive_int,

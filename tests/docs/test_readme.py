@@ -348,7 +348,7 @@ def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("clip.mp4", "nod.mp4"):
         shutil.copy2(clip, ws / name)
     with (ws / ".git/info/exclude").open("a") as fh:
-        fh.write("/clip.mp4\n/nod.mp4\n/annotated.mp4\n")
+        fh.write("/clip.mp4\n/nod.mp4\n/annotated.webm\n")
     return ws
 
 

@@ -153,7 +153,7 @@ def test_sequence_model_predicts_once_the_window_is_full(bundle: Path, demo_clip
 
 def test_headless_cli_prints_json_lines_and_writes_video(bundle: Path, tmp_path: Path, demo_clips: list) -> None:
     path, _ = demo_clips[0]
-    out = tmp_path / "annotated.mp4"
+    out = tmp_path / "annotated.webm"
     proc = subprocess.run(
         [
             sys.executable,
@@ -182,9 +182,27 @@ def test_headless_cli_prints_json_lines_and_writes_video(bundle: Path, tmp_path:
     for row in rows:
         assert set(row) == {"time", "frame", "label", "probability", "probabilities"}
         assert row["label"] in labels | {UNCERTAIN} and set(row["probabilities"]) == labels
-    assert "summary" in proc.stderr
+    assert "summary" in proc.stderr and "INFO" in proc.stderr, "our own log lines are kept"
+    assert "Feedback manager" not in proc.stderr and "XNNPACK" not in proc.stderr, "native noise filtered"
     assert count_frames(out) == count_frames(path)
     assert [p.name for p in tmp_path.iterdir()] == [out.name], "no temp files left"
+    _assert_overlay(out, path)
+
+
+def _assert_overlay(out: Path, source: Path) -> None:
+    """``out`` is VP8 (what browsers play) and carries the overlay: on every frame, black strips
+    across the top and bottom with light text in them, where the source frame has none."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(out))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+    cap.release()
+    assert fourcc.upper() == "VP80", fourcc
+    for (_, annotated), (_, original) in zip(iter_frames(out), iter_frames(source), strict=True):
+        for strip in (annotated[:12], annotated[-12:]):
+            dark = float(np.mean(strip.max(axis=2) < 40))
+            assert dark > 0.6 and strip.max() > 150, "a black strip with text"
+        assert float(np.abs(annotated[:12].astype(int) - original[:12]).mean()) > 10
 
 
 def test_missing_bundle_says_run_dvc_repro(tmp_path: Path, capsys: pytest.CaptureFixture, demo_clips: list) -> None:

@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 
 from actionrec.core.manifests import LiveKind, LiveSettings
 from actionrec.data.clips import VIDEO_SUFFIXES
+from actionrec.media.quiet import quiet_native_stderr
 from actionrec.media.video import VideoError
 from actionrec.serving.bundle import resolve_model
 from actionrec.serving.recognizer import UNCERTAIN, Prediction
@@ -247,12 +248,19 @@ def serve(
     port: int = 8000,
     options: ServeOptions = ServeOptions(),
 ) -> int:
-    """Serve the app until Ctrl-C (``port`` 0 picks a free port; the URL is printed once it is warm)."""
+    """Serve the app until Ctrl-C (``port`` 0 picks a free port; the URL is printed once it is warm),
+    MediaPipe's native start-up warnings filtered off stderr."""
+    with quiet_native_stderr():
+        return _serve(bundle, host, port, options)
+
+
+def _serve(bundle: Path | str, host: str, port: int, options: ServeOptions) -> int:
     start = time.perf_counter()
     app = create_app(bundle, options)
     try:
         server = make_server(host, port, app, threaded=True)
     except OSError as exc:
+        app.extensions["actionrec_engine"].close()
         print(f"actionrec serve: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     private = ", private URLs allowed" if options.allow_private_urls else ""
