@@ -21,6 +21,7 @@ from actionrec.core.manifests import LiveKind, LiveSettings
 from actionrec.media.holistic import landmarks_from_results, make_holistic, pose_detected
 from actionrec.models.predictors import Predictor, load_predictor
 from actionrec.serving.bundle import Bundle, BundleError, resolve_model
+from actionrec.serving.fastforest import fast_predictor
 
 UNCERTAIN = "uncertain"
 
@@ -66,7 +67,7 @@ class Recognizer:
         manifest = resolved.manifest
         if manifest.kind not in ("frame", "sequence"):
             raise BundleError(f"{resolved.path}: a {manifest.kind!r} model cannot run on landmarks live")
-        self.predictor: Predictor = load_predictor(resolved.path)
+        self.predictor: Predictor = fast_predictor(load_predictor(resolved.path))  # a forest: cheap proba
         self.manifest_path = resolved.path
         self.spec = self.predictor.features
         self.labels = self.predictor.labels.labels
