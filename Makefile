@@ -9,7 +9,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: FORCE help setup demo data repro test test-fast lint format hooks realdata-full realdata-reports screenshots docs lock clean browser postgres retrain vega
+.PHONY: FORCE help setup demo data repro test test-fast lint format hooks realdata-full realdata-reports screenshots docs lock clean browser postgres retrain vega bench
 .DEFAULT_GOAL := help
 
 # torch build: cuda where `nvidia-smi -L` lists a GPU, else cpu (override: make setup TORCH=cpu|cuda).
@@ -95,6 +95,9 @@ docs: setup  ## every README shell block, the long ones included (tests/docs)
 
 lock:  ## re-resolve requirements/base.in against PyPI alone into requirements/lock-cpu.txt and lock-cuda.txt
 	$(PYTHON) scripts/lock.py
+
+bench: setup  ## every serving/extraction benchmark in one run -> reports/benchmarks.md (run it on an idle machine)
+	$(PY) benchmarks/report.py
 
 vega:  ## rebuild vendor/vega/plots_template.html (dvc plots' offline page) from the pinned npm tarballs
 	$(PY) scripts/vendor_vega.py

@@ -3,7 +3,8 @@
 Per frame, (a) Holistic alone (``process`` on the RGB frame) and (b) what ``actionrec live``
 does (BGR->RGB, Holistic, landmarks, features, classifier, smoothing, overlay drawing) run
 back to back on the same frame, in alternating order, each with its own Holistic fed the same
-frame sequence, so machine noise hits both sides alike. Target: (b) costs <= 10% more than (a).
+frame sequence, so machine noise hits both sides alike. Target (issue 14): (b) costs <= 3% more
+than (a), median per frame.
 Also prints the model load time (constructing a ``Recognizer`` without creating a Holistic).
 
     python benchmarks/bench_live.py [--clip VIDEO] [--bundle models/package] [--model frame]
@@ -131,10 +132,10 @@ def main() -> None:
     print(f"    of which the classifier's predict_proba ({rec.predictor.name}): {_ms(classify)}")
     ratio = np.median(full) / np.median(alone)
     paired = np.median(np.asarray(full) - np.asarray(alone)) * 1000
-    verdict = "meets" if ratio <= 1.10 else "misses"
+    verdict = "meets" if ratio <= 1.03 else "misses"
     print(
         f"ratio (b)/(a) of medians: {ratio:.3f} (overhead {100 * (ratio - 1):+.1f}%; paired median "
-        f"{paired:+.2f} ms/frame): {verdict} the <= 10% target"
+        f"{paired:+.2f} ms/frame): {verdict} the <= 3% target"
     )
     baseline.close()
     pipeline_holistic.close()
