@@ -24,7 +24,11 @@ NATIVE_NOISE = (
 def quiet_native_stderr(noise: tuple[bytes, ...] = NATIVE_NOISE) -> Iterator[None]:
     """Within the block, fd 2 goes through a pipe; a thread forwards each line not matching ``noise``."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to filter
+        yield
+        return
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
