@@ -36,7 +36,7 @@ def _import_ucf101(args: argparse.Namespace) -> int:
 
 def _import_landmarks(args: argparse.Namespace) -> int:
     from actionrec.config.params import load_params
-    from actionrec.data.importers.common import ImportFailure, check_labels, safe_name, write_sessions
+    from actionrec.data.importers.common import ImportFailure, label_warning, safe_name, write_sessions
     from actionrec.data.importers.detect import read_source
     from actionrec.data.importers.structure import Grouping
 
@@ -50,7 +50,6 @@ def _import_landmarks(args: argparse.Namespace) -> int:
     try:
         result = read_source(args.src, grouping, limits.max_bad_row_share, name, args.layout, args.skip_bad)
         print(result.summary())
-        check_labels(result, params.data.labels, args.params)
         if not args.dry_run:
             write_sessions(result, dest, args.force)
     except ImportFailure as exc:
@@ -61,6 +60,8 @@ def _import_landmarks(args: argparse.Namespace) -> int:
         print(f"dry run: nothing written (would write {len(result.recordings)} session CSVs to {dest})")
         return 0
     print(f"wrote {len(result.recordings)} session CSVs to {dest}; next: dvc add {args.dest} && dvc repro")
+    if warning := label_warning(result, params.data.labels, args.params):
+        print(f"actionrec import: warning: {warning}", file=sys.stderr)
     if result.independent_frames and params.split.strategy != "random_frames":
         print(
             "rows declared independent frames: set split.strategy: random_frames in params.yaml for a frame split "

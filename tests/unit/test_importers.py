@@ -259,20 +259,20 @@ def _params(tmp_path: Path, labels: list[str]) -> Path:
     return path
 
 
-def test_cli_label_not_in_params_fails_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_label_not_in_params_named_with_remedy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mp = tmp_path / "MP_Data"
     _mp_data(mp, {"Lean": 1, "Wave": 1})
     dest = tmp_path / "landmarks"
+    before = tree_digest(mp)
     rc = main(["import", str(mp), "--dest", str(dest), "--params", str(_params(tmp_path, LABELS))])
-    err = capsys.readouterr().err
-    assert rc == 1 and not dest.exists()
-    assert "'Wave'" in err and str(mp / "Wave" / "0") in err and "remedy: set data.labels" in err
-    rc = main(["import", str(mp), "--dest", str(dest), "--params", str(_params(tmp_path, ["Lean", "Wave"]))])
-    out = capsys.readouterr().out
-    assert rc == 0 and sorted(p.name for p in (dest / "MP_Data").iterdir()) == [
-        "MP_Data-Lean-0.csv",
-        "MP_Data-Wave-0.csv",
-    ]
+    out, err = capsys.readouterr()
+    assert rc == 0 and tree_digest(mp) == before
+    assert sorted(p.name for p in (dest / "MP_Data").iterdir()) == ["MP_Data-Lean-0.csv", "MP_Data-Wave-0.csv"]
     assert "2 recordings, 12 frames" in out and f"dvc add {dest}" in out
-    assert main(["import", str(mp), "--dest", str(dest), "--params", str(_params(tmp_path, ["Lean", "Wave"]))]) == 1
-    assert "already holds files" in capsys.readouterr().err
+    assert "'Wave'" in err and str(mp / "Wave" / "0") in err and "-S 'data.labels=[Lean,Wave]'" in err
+    assert "'Lean'" not in err
+    rc = main(["import", str(mp), "--dest", str(dest), "--params", str(_params(tmp_path, ["Lean", "Wave"]))])
+    out, err = capsys.readouterr()
+    assert rc == 1 and "already holds files" in err and "nothing was written" in err
+    rc = main(["import", str(mp), "--dest", str(dest), "--force", "--params", str(_params(tmp_path, ["Lean", "Wave"]))])
+    assert rc == 0 and "labels not in" not in capsys.readouterr().err

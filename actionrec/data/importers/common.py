@@ -78,17 +78,17 @@ def _detection_rates(recs: list[Recording]) -> str:
     return ", ".join(rates)
 
 
-def check_labels(result: ImportResult, labels: list[str], params_path: Path) -> None:
-    """Every class must be in ``data.labels``: else one line naming the files and the remedy."""
+def label_warning(result: ImportResult, labels: list[str], params_path: Path) -> str | None:
+    """Classes missing from ``data.labels``: one line naming a file of each and the remedy, else None."""
     unknown = sorted(set(result.classes) - set(labels))
     if not unknown:
-        return
+        return None
     where = {u: next(r.source for r in result.recordings if r.label == u) for u in unknown}
     named = "; ".join(f"'{u}' (e.g. {where[u]})" for u in unknown)
-    wanted = ", ".join(sorted(result.classes))
-    raise ImportFailure(
-        f"{result.source}: labels not in data.labels of {params_path}: {named}; remedy: set data.labels in "
-        f"{params_path} to the classes you want to train ([{wanted}]), then run the import again"
+    wanted = ",".join(sorted(result.classes))
+    return (
+        f"labels not in data.labels of {params_path}: {named}; validate fails until they are listed: set data.labels "
+        f"in {params_path}, or run dvc exp run -S 'data.labels=[{wanted}]'"
     )
 
 
