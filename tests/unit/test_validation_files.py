@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from actionrec.config.validation import ValidationParams
@@ -53,6 +54,39 @@ def test_every_kind_of_bad_row_is_excluded_and_counted_up_to_the_threshold(tmp_p
 def _stage(cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "stages.validate"], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_unusable_clips_listed_on_the_console(tmp_path: Path) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copytree(REPO / "stages", tmp_path / "stages")
+    _demo(tmp_path / params["data"]["landmarks_dir"])
+    n, bad = 15, {8: ("decode_error", "clip8.avi: cannot decode"), 9: ("no_person", "no pose in any frame")}
+    index = pd.DataFrame(
+        {
+            "clip": [f"clip{i}" for i in range(n)],
+            "label": ["Lean"] * n,
+            "group": [f"g{i}" for i in range(n)],
+            "status": [bad.get(i, ("ok", ""))[0] for i in range(n)],
+            "message": [bad.get(i, ("ok", ""))[1] for i in range(n)],
+            "n_frames": [0 if i in bad else 40 for i in range(n)],
+            "pose_rate": [0.0 if i in bad else 0.9 for i in range(n)],
+            "face_rate": 0.0,
+            "left_hand_rate": 0.0,
+            "right_hand_rate": 0.0,
+        }
+    )
+    index.loc[7, "n_frames"] = 3  # ok but too short
+    (tmp_path / "data/interim/landmarks").mkdir(parents=True)
+    index.to_csv(tmp_path / "data/interim/landmarks/index.csv", index=False)
+    proc = _stage(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "excluded clip" in line]
+    assert lines == [
+        "[validate] excluded clip clip7 (Lean): 3 frames < 8",
+        "[validate] excluded clip clip8 (Lean): decode_error: clip8.avi: cannot decode",
+        "[validate] excluded clip clip9 (Lean): no_person: no pose in any frame",
+    ]
 
 
 def test_failed_validation_still_writes_the_report(tmp_path: Path) -> None:

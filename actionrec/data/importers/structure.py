@@ -21,8 +21,8 @@ from actionrec.data.importers.common import ImportFailure
 CHOICES = (
     "--session-column NAME if a column says which video/session each row comes from; "
     "--per-file to treat each file (one recording per class) as one recording, cut in time for the split; "
-    "--independent-frames to declare the rows independent frames of distinct videos (a random frame split, "
-    "which leaks if frames share a video: the warning goes into the validation report and the MLflow run)"
+    "--independent-frames to declare the rows independent frames of distinct videos, then train with "
+    "split.strategy: random_frames (a frame split, which warns that it leaks if frames share a video)"
 )
 
 
