@@ -34,6 +34,42 @@ def _import_ucf101(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_landmarks(args: argparse.Namespace) -> int:
+    from actionrec.config.params import load_params
+    from actionrec.data.importers.common import ImportFailure, label_warning, safe_name, write_sessions
+    from actionrec.data.importers.detect import read_source
+    from actionrec.data.importers.structure import Grouping
+
+    params = load_params(args.params)
+    limits = params.validate_.landmarks
+    grouping = Grouping(
+        args.session_column, args.per_file, args.independent_frames, limits.min_rows_per_session, args.fps
+    )
+    name = safe_name(args.name or args.src.resolve().name.removesuffix(".csv"))
+    dest = args.dest / name
+    try:
+        result = read_source(args.src, grouping, limits.max_bad_row_share, name, args.layout, args.skip_bad)
+        print(result.summary())
+        if not args.dry_run:
+            write_sessions(result, dest, args.force)
+    except ImportFailure as exc:
+        print(f"actionrec import: {exc}", file=sys.stderr)
+        print("nothing was written; the source is unchanged", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"dry run: nothing written (would write {len(result.recordings)} session CSVs to {dest})")
+        return 0
+    print(f"wrote {len(result.recordings)} session CSVs to {dest}; next: dvc add {args.dest} && dvc repro")
+    if warning := label_warning(result, params.data.labels, args.params):
+        print(f"actionrec import: warning: {warning}", file=sys.stderr)
+    if result.independent_frames and params.split.strategy != "random_frames":
+        print(
+            "rows declared independent frames: set split.strategy: random_frames in params.yaml for a frame split "
+            "(else each class of a file is cut in time)"
+        )
+    return 0
+
+
 def _leaderboard(args: argparse.Namespace) -> int:
     path = Path("reports/leaderboard.md")
     if not path.is_file():
@@ -117,8 +153,45 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)")
     p.set_defaults(func=_import_ucf101)
 
+    _add_import_command(sub)
     p = sub.add_parser("leaderboard", help="print reports/leaderboard.md")
     p.set_defaults(func=_leaderboard)
+
+
+def _add_import_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="convert other people's landmark files (coords.csv, MP_Data, keypoint arrays) into session CSVs",
+        description="Detect the format of SRC, read it without changing it, print what was read, and write one "
+        "session CSV per recording into DEST/NAME (all or nothing). Then dvc add DEST and dvc repro.",
+    )
+    p.add_argument(
+        "src", type=Path, help="a .csv, a folder of .csv, an MP_Data folder or a folder of class folders of arrays"
+    )
+    p.add_argument("--dest", type=Path, default=DEMO_LANDMARKS, help="landmarks folder (default: %(default)s)")
+    p.add_argument("--name", help="sub-folder of DEST and session-id prefix (default: the source's name)")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)")
+    p.add_argument("--session-column", metavar="NAME", help="column saying which recording each CSV row is from")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--per-file", action="store_true", help="each file (per class) is one recording")
+    how.add_argument(
+        "--independent-frames",
+        action="store_true",
+        help="rows are independent frames of distinct videos (leaky opt-in)",
+    )
+    p.add_argument(
+        "--layout", help="joint layout of (T, J, C) arrays: mediapipe_pose, mediapipe_pose_face, mediapipe_holistic"
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=30.0,
+        help="frame rate for timestamps when the source has none (default: %(default)s)",
+    )
+    p.add_argument("--skip-bad", action="store_true", help="leave out (and list) broken sequences instead of failing")
+    p.add_argument("--force", action="store_true", help="replace DEST/NAME if it exists")
+    p.add_argument("--dry-run", action="store_true", help="read and summarise only")
+    p.set_defaults(func=_import_landmarks)
 
 
 def build_parser() -> argparse.ArgumentParser:

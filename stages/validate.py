@@ -12,7 +12,7 @@ from actionrec.config.stage import StageError, run_stage
 from actionrec.data.corpus import extracted_index
 from actionrec.data.validation.clips import validate_clip_index
 from actionrec.data.validation.landmarks import validate_landmark_csvs
-from actionrec.data.validation.report import format_failure, write_reports
+from actionrec.data.validation.report import excluded_clip_lines, format_failure, write_reports
 
 
 @run_stage("validate")
@@ -29,6 +29,8 @@ def main(params: Params) -> str:
     if failed:
         message = "\n".join(format_failure(r) for r in failed)
         raise StageError(f"{message}\n(full report: {paths.VALIDATION_REPORTS}/summary.md)")
+    for line in excluded_clip_lines(reports):
+        print(f"[validate] {line}")
     rows = sum(r.n_rows for r in reports)
     rejected = sum(len(r.rejected_rows) for r in reports)
     return f"{len(reports)} files passed, {rows} rows, {rejected} malformed rows excluded"

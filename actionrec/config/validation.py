@@ -15,6 +15,7 @@ class ValidationParams(BaseModel, extra="forbid"):
     z_range: tuple[float, float] = (-10.0, 10.0)
     max_missing_pose_share: float = Field(0.0, ge=0.0, le=1.0)
     max_missing_face_share: float = Field(0.5, ge=0.0, le=1.0)
+    max_bad_row_share: float = Field(0.05, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> ValidationParams:

@@ -1,4 +1,5 @@
 """Reading recordings: landmark CSV files (seed or session format) and extracted video clips."""
+
 from __future__ import annotations
 
 import csv
@@ -21,6 +22,7 @@ from actionrec.core.schema import (
     CsvSchema,
     SchemaError,
     detect_schema,
+    part_slice,
 )
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,7 @@ class LandmarkFile:
 
     def coords(self) -> np.ndarray:
         """float32 landmarks ``(rows, landmarks, 4)``."""
-        values = self.table[self.schema.columns[len(self.schema.meta_columns):]].to_numpy(
-            dtype=np.float32
-        )
+        values = self.table[self.schema.columns[len(self.schema.meta_columns) :]].to_numpy(dtype=np.float32)
         return values.reshape(len(values), -1, len(CHANNELS))
 
 
@@ -78,9 +78,7 @@ def _coerce_numeric(table: pd.DataFrame, columns: list[str]) -> list[dict]:
         num = pd.to_numeric(raw, errors="coerce")
         bad = num.isna() & raw.notna()
         for idx in np.flatnonzero(bad.to_numpy()):
-            rejected.append(
-                {"line": int(table.index[idx]), "reason": f"non-numeric {raw.iloc[idx]!r} in {col}"}
-            )
+            rejected.append({"line": int(table.index[idx]), "reason": f"non-numeric {raw.iloc[idx]!r} in {col}"})
         table[col] = num
     return rejected
 
@@ -95,8 +93,27 @@ def _missing_meta(table: pd.DataFrame, schema: CsvSchema) -> list[dict]:
     return rejected
 
 
+def _partial_parts(table: pd.DataFrame, schema: CsvSchema) -> list[dict]:
+    """Rows with NaN inside a detected part (MediaPipe reports a part whole or not at all)."""
+    if table.empty:
+        return []
+    coords = table[schema.columns[len(schema.meta_columns) :]].to_numpy(dtype=np.float32)
+    nan = np.isnan(coords.reshape(len(coords), -1, len(CHANNELS)))
+    rejected = []
+    for part in schema.layout.parts:
+        counts = nan[:, part_slice(part)].reshape(len(nan), -1).sum(axis=1)
+        size = (part_slice(part).stop - part_slice(part).start) * len(CHANNELS)
+        for i in np.flatnonzero((counts > 0) & (counts < size)):
+            rejected.append(
+                {"line": int(table.index[i]), "reason": f"{counts[i]} empty values inside the detected {part.value}"}
+            )
+    return rejected
+
+
 def read_landmark_csv(path: Path | str) -> LandmarkFile:
-    """Parse a seed or session landmark CSV; malformed rows are reported and excluded."""
+    """Parse a seed or session landmark CSV. Bad rows (a wrong number of fields, an empty label
+    or session field, a non-numeric cell, NaN inside a detected part) are reported and excluded;
+    ``validate.landmarks.max_bad_row_share`` bounds their share in the validate stage."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -118,9 +135,11 @@ def read_landmark_csv(path: Path | str) -> LandmarkFile:
         low_memory=False,
     )
     table.index = [i for i in range(1, len(table) + len(skip) + 1) if i not in skip]
-    coord_cols = schema.columns[len(schema.meta_columns):]
+    coord_cols = schema.columns[len(schema.meta_columns) :]
     numeric = coord_cols + ([FRAME_COL, TIMESTAMP_COL] if schema.format is CsvFormat.SESSION else [])
     bad = _missing_meta(table, schema) + _coerce_numeric(table, numeric)
+    lines = {r["line"] for r in bad}
+    bad += [r for r in _partial_parts(table, schema) if r["line"] not in lines]
     if bad:
         rejected += bad
         table = table.drop(index=sorted({r["line"] for r in bad}))
@@ -151,19 +170,14 @@ def recordings_from_file(lf: LandmarkFile) -> list[Recording]:
         session_labels = set(labels[rows])
         if len(session_labels) > 1:
             raise DataError(
-                f"{lf.path}: session {sid} mixes labels {sorted(session_labels)}; "
-                "one session must have one label"
+                f"{lf.path}: session {sid} mixes labels {sorted(session_labels)}; one session must have one label"
             )
         frames = (
             lf.table[FRAME_COL].to_numpy()[rows].astype(np.int64)
             if is_session
             else np.arange(len(rows), dtype=np.int64)
         )
-        times = (
-            lf.table[TIMESTAMP_COL].to_numpy()[rows].astype(np.float64)
-            if is_session
-            else frames.astype(np.float64)
-        )
+        times = lf.table[TIMESTAMP_COL].to_numpy()[rows].astype(np.float64) if is_session else frames.astype(np.float64)
         out.append(
             Recording(
                 session_id=str(sid),

@@ -74,6 +74,12 @@ HOW: dict[str, How] = {
         subs=(("../shared/data", "$DOCS_DATA"), ("dvc exp run", 'dvc exp run "${DOCS_BUDGET[@]}"')),
         long=('dvc exp run "${VIDEO[@]}" -S \'data.labels=[bend,', "dvc exp run -S 'data.labels=[En Garde,Lunge]'"),
     ),
+    "# MediaPipe Holistic keypoint sequences of the LSTM tutorial (MP_Data), split by sequence": How(
+        "fresh",
+        subs=(("../shared/data", "$DOCS_DATA"),),
+        long=("dvc exp run -S 'data.labels=[hello,iloveyou,thanks]'",),
+        expect=("24 recordings, 720 frames", "labels not in data.labels"),
+    ),
     "# live recognition: webcam 0, a video file or a stream URL; q quits the window": How(
         "demo",
         subs=(
@@ -355,7 +361,7 @@ def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def data_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small ``../shared/data``: UCF101 with 3 clips per class (test group g01, train groups
-    g08, g09), Weizmann with 4 actors, the fencing coords.csv, all split lists."""
+    g08, g09), Weizmann with 4 actors, the fencing coords.csv, the MP_Data sequences, all split lists."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not available at {SHARED_DATA}")
     dest = tmp_path_factory.mktemp("shared-data-subset")
@@ -370,6 +376,7 @@ def data_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for actor in ("daria", "denis", "eli", "ido"):
             for clip in folder.glob(f"{actor}_*"):
                 shutil.copy2(clip, dest / "weizmann" / folder.name / clip.name)
+    shutil.copytree(SHARED_DATA / "mediapipe_sequences", dest / "mediapipe_sequences")
     fencing = "mediapipe_coords/liulawrence45_fencing_pose/coords.csv"
     (dest / fencing).parent.mkdir(parents=True)
     shutil.copy2(SHARED_DATA / fencing, dest / fencing)

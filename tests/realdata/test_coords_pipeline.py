@@ -56,6 +56,7 @@ def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path, results: P
             "data.labels": ["Happy", "Sad"],
             "features.parts": ["pose", "face"],
             "split.purge_frames": 2,
+            "validate.landmarks.max_bad_row_share": 0.4,  # 36 of 101 rows are hand-gesture rows
             "lstm.window": 20,
         },
     )

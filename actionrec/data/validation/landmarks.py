@@ -41,7 +41,7 @@ from actionrec.core.schema import (
     landmark_columns,
     part_slice,
 )
-from actionrec.data.landmarks import landmark_csvs, read_landmark_csv
+from actionrec.data.landmarks import DataError, landmark_csvs, read_landmark_csv
 from actionrec.data.validation.checks import (
     MAX_EXAMPLES,
     ROW_COL,
@@ -231,11 +231,34 @@ def validate_landmark_table(
     return report
 
 
+def _bad_row_check(n_good: int, rejected: list[dict], max_share: float) -> CheckResult:
+    """The one rule for bad rows: excluded and counted up to ``max_share`` of the file's rows."""
+    total = n_good + len(rejected)
+    share = len(rejected) / total if total else 0.0
+    return CheckResult("bad_row_share", None, share <= max_share,
+                       {"bad_rows": len(rejected), "rows": total, "share": round(share, 4)},
+                       f"at most validate.landmarks.max_bad_row_share={max_share} of the rows bad "
+                       "(remedy: fix or remove them, or raise the threshold)",
+                       [int(r["line"]) for r in rejected[:MAX_EXAMPLES]])
+
+
+def _unreadable(path: Path, error: DataError) -> FileReport:
+    check = CheckResult("readable_landmark_csv", None, False, str(error),
+                        "a landmark CSV with a known header and data rows", [])
+    return FileReport(str(path), 0, [check])
+
+
 def validate_landmark_csvs(directory: Path, params: ValidationParams) -> list[FileReport]:
-    """A report per landmark CSV of ``directory``; a file that cannot be parsed raises ``DataError``."""
+    """A report per landmark CSV of ``directory``, a failed one for a file that cannot be parsed."""
     reports = []
     for path in landmark_csvs(directory):
-        lf = read_landmark_csv(path)
-        reports.append(validate_landmark_table(lf.table, lf.schema, str(path), params, lf.rejected,
-                                               sessions=lf.sessions, rows=lf.table.index.to_numpy()))
+        try:
+            lf = read_landmark_csv(path)
+        except DataError as exc:
+            reports.append(_unreadable(path, exc))
+            continue
+        report = validate_landmark_table(lf.table, lf.schema, str(path), params, lf.rejected,
+                                         sessions=lf.sessions, rows=lf.table.index.to_numpy())
+        report.checks.append(_bad_row_check(len(lf.table), lf.rejected, params.max_bad_row_share))
+        reports.append(report)
     return reports

@@ -36,6 +36,11 @@ def _notes(report: FileReport, limit: int) -> list[str]:
     return notes + ([f"... and {hidden} more"] if hidden else [])
 
 
+def excluded_clip_lines(reports: list[FileReport]) -> list[str]:
+    """One console line per clip left out of training, with its reason."""
+    return [f"excluded clip {e['clip']} ({e['label']}): {e['reason']}" for r in reports for e in r.excluded]
+
+
 def format_failure(report: FileReport) -> str:
     """A message for the stage to raise: file, failed expectations, observed, example rows."""
     outcome = "passed" if report.success else "failed"
