@@ -80,6 +80,7 @@ class ClassicalParams(Strict):
     rf: ForestParams
     gb: BoostingParams
     pooled_rf: ForestParams = Field(description="forest of pooled-rf")
+    pooled_et: ForestParams = Field(description="extremely randomised trees of pooled-et")
     appearance: ForestParams = Field(description="forest of appearance-rf")
     max_train_frames: int | None = Field(ge=1)
     pooled_window: int = Field(ge=2)

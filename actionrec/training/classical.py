@@ -47,7 +47,7 @@ def train_sets(params: Params, split: pd.DataFrame, split_path: Path) -> list[Tr
     recordings = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     fit_rows = split[split["subset"].isin(["train", "val"])].assign(subset="train")
     labels = LabelMap(params.data.labels)
-    models = classical_models(params.classical, params.seed)
+    models = classical_models(params.classical, params.seed, params.features)
     sets = []
     for kind, name in INPUTS:
         x, names = training_inputs(kind, fit_rows, recordings, params)
