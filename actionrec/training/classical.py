@@ -65,12 +65,12 @@ def train_sets(params: Params, split: pd.DataFrame, split_path: Path) -> list[Tr
         pipes = {n: pipe for n, (k, pipe) in models.items() if k == kind}
         calib = None
         if kind == "sequence" and params.classical.open_set_quantile is not None:
-            calib = _calibration_set(params, split, recordings, labels, str(split_path))
+            calib = calibration_set(params, split, recordings, labels, str(split_path))
         sets.append(TrainSet(name, x, labels.encode(names, str(split_path)), kind, pipes, extra, calib))
     return sets
 
 
-def _calibration_set(params: Params, split: pd.DataFrame, recordings: dict, labels: LabelMap, source: str):
+def calibration_set(params: Params, split: pd.DataFrame, recordings: dict, labels: LabelMap, source: str):
     """Pooled windows of the train rows and of the val rows (None without both)."""
     x_tr, n_tr = training_inputs("sequence", split[split["subset"] == "train"], recordings, params)
     val = split[split["subset"] == "val"].assign(subset="train")
