@@ -80,9 +80,11 @@ class ClassicalParams(Strict):
     rf: ForestParams
     gb: BoostingParams
     pooled_rf: ForestParams = Field(description="forest of pooled-rf")
+    pooled_et: ForestParams = Field(description="extremely randomised trees of pooled-et")
     appearance: ForestParams = Field(description="forest of appearance-rf")
     max_train_frames: int | None = Field(ge=1)
     pooled_window: int = Field(ge=2)
+    open_set_quantile: float | None = Field(ge=0, le=1, description="pooled models' 'unknown' calibration")
     pooled_stride: int = Field(ge=1)
 
 

@@ -14,6 +14,20 @@ With ``trajectory``, three more columns keep what the normalisation removes: whe
 is in the image (shoulder midpoint x, y) and how big (the body scale), so pooled statistics
 see walking, running and jumping.
 
+``pool`` turns windows of those per-frame features into one vector per window (the pooled
+models' input, so live and the web app pool exactly as training does). Its ``pooling`` options:
+
+* always: per-feature mean, std, min, max and the mean absolute frame-to-frame change;
+* ``clip_norm`` (needs ``body_centred`` and ``trajectory``): first re-normalise the window with ONE
+  body centre and scale (their mean / median over the window) instead of each frame's own, so
+  moving and bending stay visible, and the trajectory columns become the body's path relative
+  to the window;
+* ``velocity``: mean and std of each feature's frame-to-frame velocity;
+* ``spectrum``: magnitudes of the first N temporal frequencies of each feature (low-frequency
+  spectrum: how fast and how regularly a joint oscillates).
+
+The defaults (all off) give the original pooled statistics, so older models keep their input.
+
 Missing parts (NaN) become 0 after the transform, with one 0/1 "detected" flag per part (taken
 from the input, before normalising), so models never see NaN. Without shoulders there is no
 body frame: the normalised kinds then give zeros for every part of that frame.
@@ -24,7 +38,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from actionrec.core.schema import (
     CHANNELS,
@@ -41,8 +55,18 @@ _EPS = 1e-6
 TRAJECTORY_NAMES = ("body_x", "body_y", "body_scale")
 
 
+class PoolingSpec(BaseModel):
+    """What ``pool`` computes over a window beyond mean, std, min, max and mean absolute change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clip_norm: bool = False
+    velocity: bool = False
+    spectrum: int = Field(0, ge=0)
+
+
 class FeatureSpec(BaseModel):
-    """Which landmarks become features, and how they are normalised."""
+    """Which landmarks become features, how they are normalised, and how windows are pooled."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +74,17 @@ class FeatureSpec(BaseModel):
     parts: list[Part] = Field(default_factory=lambda: [Part.POSE], min_length=1)
     visibility: bool = True
     trajectory: bool = False
+    pooling: PoolingSpec | None = None  # None (older manifests): the original statistics
+
+    @model_validator(mode="after")
+    def _clip_norm_needs_frame(self) -> FeatureSpec:
+        if self.pooling is not None and self.pooling.clip_norm and (self.kind != "body_centred" or not self.trajectory):
+            raise ValueError(
+                "features.pooling.clip_norm re-normalises body-centred features with the trajectory "
+                f"columns; it needs features.kind body_centred (got {self.kind}) and "
+                f"features.trajectory true (got {self.trajectory})"
+            )
+        return self
 
     def required_layout(self) -> Layout:
         """The smallest layout that holds every selected part."""
@@ -125,6 +160,55 @@ def transform(coords: np.ndarray, spec: FeatureSpec, source: str = "input") -> n
     parts = [coords[:, part_slice(p), :n_chan].reshape(len(coords), -1) for p in spec.parts]
     feats = np.concatenate([*parts, *trajectory, np.stack(detected, axis=1)], axis=1).astype(np.float32)
     return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def pool(windows: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Windows of per-frame features ``(N, T, spec.n_features)`` -> float32 ``(N, P)`` (see module doc)."""
+    w = np.asarray(windows, dtype=np.float32)
+    if w.ndim != 3 or w.shape[2] != spec.n_features:
+        raise ValueError(f"pool: expected windows (N, T, {spec.n_features}), got {w.shape}")
+    pooling = spec.pooling or PoolingSpec()
+    return pool_statistics(_clip_normalise(w, spec) if pooling.clip_norm else w, pooling)
+
+
+def pool_statistics(w: np.ndarray, pooling: PoolingSpec) -> np.ndarray:
+    """The statistics of ``pool`` over ``(N, T, F)`` windows as they are (no re-normalising)."""
+    diff = np.diff(w, axis=1) if w.shape[1] > 1 else np.zeros_like(w)
+    out = [w.mean(axis=1), w.std(axis=1), w.min(axis=1), w.max(axis=1), np.abs(diff).mean(axis=1)]
+    if pooling.velocity:
+        out += [diff.mean(axis=1), diff.std(axis=1)]
+    if k := pooling.spectrum:
+        centred = w - w.mean(axis=1, keepdims=True)
+        mag = np.abs(np.fft.rfft(centred, n=max(w.shape[1], 2 * k), axis=1))[:, 1 : k + 1] / w.shape[1]
+        out += [mag[:, i] for i in range(k)]
+    return np.concatenate(out, axis=1).astype(np.float32)
+
+
+def _clip_normalise(w: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Per-frame body-centred windows -> one body centre (mean) and scale (median) per window."""
+    n_chan = len(CHANNELS) if spec.visibility else 3
+    n_coords = sum(part_slice(p).stop - part_slice(p).start for p in spec.parts) * n_chan
+    traj = w[:, :, n_coords : n_coords + 3]
+    seen = traj[:, :, 2] > 0  # frames with a body frame (scale 0: no shoulders, features are 0)
+    count = np.maximum(seen.sum(axis=1), 1)[:, None]
+    centre = (traj[:, :, :2] * seen[..., None]).sum(axis=1) / count
+    medians = [np.median(s[m]) if m.any() else 1.0 for s, m in zip(traj[:, :, 2], seen, strict=True)]
+    scale = np.maximum(np.asarray(medians, dtype=np.float32), _EPS)[:, None]  # (N, 1)
+    out = w.copy()
+    coords = out[:, :, :n_coords].reshape(*w.shape[:2], -1, n_chan)
+    s_t = traj[:, :, 2][..., None]  # (N, T, 1)
+    for c in range(3):
+        shift = (traj[:, :, c][..., None] - centre[:, None, c : c + 1]) if c < 2 else 0.0
+        coords[..., c] = (coords[..., c] * s_t + shift) / scale[:, :, None]
+    start, flags = 0, w[:, :, n_coords + 3 :]
+    for i, part in enumerate(spec.parts):  # a part missing in a frame stays 0
+        size = part_slice(part).stop - part_slice(part).start
+        coords[:, :, start : start + size, :3] *= (flags[:, :, i] > 0)[..., None, None] & seen[..., None, None]
+        start += size
+    out[:, :, :n_coords] = coords.reshape(*w.shape[:2], -1)
+    out[:, :, n_coords : n_coords + 2] = (traj[:, :, :2] - centre[:, None, :]) / scale[:, :, None] * seen[..., None]
+    out[:, :, n_coords + 2] = traj[:, :, 2] / scale
+    return out
 
 
 def cap_samples(n: int, cap: int | None, seed: int) -> np.ndarray:

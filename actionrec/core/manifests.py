@@ -46,6 +46,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class OpenSet(_Strict):
+    """Per-class thresholds (label order) on the winning probability: below -> "unknown"."""
+
+    thresholds: list[float] = Field(min_length=1)
+    quantile: float = Field(ge=0, le=1, description="of the correct validation winners per class")
+    calibrated_on: str = Field(description="the data the thresholds come from")
+
+
 class ModelManifest(_Strict):
     """What serving a trained model needs: its input kind, labels, features and weights file."""
 
@@ -62,6 +70,7 @@ class ModelManifest(_Strict):
     hparams: dict[str, Any] | None = None
     device: str | None = None
     best_epoch: int | None = None
+    open_set: OpenSet | None = Field(None, description="calibrated 'unknown' decision; absent: none")
 
     @property
     def format(self) -> Format:
@@ -78,6 +87,8 @@ class ModelManifest(_Strict):
             raise ValueError("a sequence model needs window and stride")
         if self.kind == "clip" and (self.n_frames is None or self.size is None):
             raise ValueError("a clip model needs n_frames and size")
+        if self.open_set is not None and len(self.open_set.thresholds) != len(self.labels):
+            raise ValueError("open_set.thresholds needs one threshold per label")
         return self
 
 

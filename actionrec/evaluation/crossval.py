@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from actionrec.config.params import Params
 
-DEFAULT_MODELS = ("lr", "rf", "pooled-lr", "pooled-rf", "appearance-rf")
+DEFAULT_MODELS = ("lr", "rf", "pooled-lr", "pooled-rf", "pooled-et", "appearance-rf")
 
 
 def cross_validate(params: Params, models: list[str], split: pd.DataFrame) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def cross_validate(params: Params, models: list[str], split: pd.DataFrame) -> di
     from actionrec.models.predictors import Predictor
 
     labels = LabelMap(params.data.labels)
-    known = classical_models(params.classical, params.seed)
+    known = classical_models(params.classical, params.seed, params.features)
     unknown = sorted(set(models) - set(known))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(known)}")

@@ -1,4 +1,5 @@
-"""The four seed scikit-learn pipelines, their pooled-window and appearance variants, built
+"""The four seed scikit-learn pipelines, their pooled-window (incl. extremely randomised trees)
+and appearance variants, built
 from params.yaml, and their safe (skops) storage."""
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import skops.io as sio
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from actionrec.core.features import FeatureSpec, PoolingSpec, pool, pool_statistics
 from actionrec.core.io import write_bytes
 
 if TYPE_CHECKING:  # params.py pulls in the pipeline's heavy modules; the live bundle has none
@@ -31,23 +33,27 @@ TRUSTED_TYPES = [
 APPEARANCE_MODEL = "appearance-rf"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # The params.classical section of each model whose name is not its section.
-PARAM_SECTIONS = {"pooled-lr": "lr", "pooled-rf": "pooled_rf", APPEARANCE_MODEL: "appearance"}
+PARAM_SECTIONS = {"pooled-lr": "lr", "pooled-rf": "pooled_rf", "pooled-et": "pooled_et", APPEARANCE_MODEL: "appearance"}
 
 
 class TemporalPooling(TransformerMixin, BaseEstimator):
-    """Flattened windows ``(N, window * F)`` -> per-feature mean, std, min, max and the mean
-    absolute frame-to-frame change ``(N, 5 * F)``: how a pose moves, not just where it is."""
+    """Flattened windows ``(N, window * F)`` -> :func:`actionrec.core.features.pool` of them under
+    ``features`` (a FeatureSpec as JSON; empty: the original statistics, per-feature mean, std,
+    min, max and mean absolute frame-to-frame change): how a pose moves, not just where it is."""
 
-    def __init__(self, window: int = 30):
+    def __init__(self, window: int = 30, features: str = ""):
         self.window = window
+        self.features = features
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> TemporalPooling:
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         w = np.asarray(x, dtype=np.float32).reshape(len(x), self.window, -1)
-        motion = np.abs(np.diff(w, axis=1)).mean(axis=1)
-        return np.concatenate([w.mean(axis=1), w.std(axis=1), w.min(axis=1), w.max(axis=1), motion], axis=1)
+        features = getattr(self, "features", "")  # models saved before the option have none
+        if not features:
+            return pool_statistics(w, PoolingSpec())
+        return pool(w, FeatureSpec.model_validate_json(features))
 
 
 class AppearancePooling(TransformerMixin, BaseEstimator):
@@ -91,20 +97,31 @@ def build_pipelines(params: ClassicalParams, seed: int) -> dict[str, Pipeline]:
     return {name: make_pipeline(StandardScaler(), est) for name, est in _estimators(params, seed).items()}
 
 
-def build_pooled_pipelines(params: ClassicalParams, seed: int, window: int) -> dict[str, Pipeline]:
-    """TemporalPooling + StandardScaler + LogisticRegression (``classical.lr``) / a random forest
-    (``classical.pooled_rf``: one sample per window, so it can afford more and deeper trees than
-    the per-frame forest that runs live)."""
+def build_pooled_pipelines(
+    params: ClassicalParams, seed: int, window: int, features: FeatureSpec | None = None
+) -> dict[str, Pipeline]:
+    """TemporalPooling (under ``features``' pooling options; none: the original statistics) +
+    StandardScaler + LogisticRegression (``classical.lr``) / a random forest (``classical.pooled_rf``:
+    one sample per window, so it can afford more and deeper trees than the per-frame forest that
+    runs live) / extremely randomised trees (``classical.pooled_et``)."""
+    spec = features.model_dump_json() if features else ""
+
+    def pooled(est: ClassifierMixin) -> Pipeline:
+        return make_pipeline(TemporalPooling(window, spec), StandardScaler(), est)
+
     return {
-        "pooled-lr": make_pipeline(TemporalPooling(window), StandardScaler(), _estimators(params, seed)["lr"]),
-        "pooled-rf": make_pipeline(TemporalPooling(window), StandardScaler(), _forest(params.pooled_rf, seed)),
+        "pooled-lr": pooled(_estimators(params, seed)["lr"]),
+        "pooled-rf": pooled(_forest(params.pooled_rf, seed)),
+        "pooled-et": pooled(_forest(params.pooled_et, seed, ExtraTreesClassifier)),
     }
 
 
-def classical_models(params: ClassicalParams, seed: int) -> dict[str, tuple[str, Pipeline]]:
+def classical_models(
+    params: ClassicalParams, seed: int, features: FeatureSpec | None = None
+) -> dict[str, tuple[str, Pipeline]]:
     """Every classical model train_classical fits: name -> (input kind, unfitted pipeline)."""
     models = {name: ("frame", pipe) for name, pipe in build_pipelines(params, seed).items()}
-    pooled = build_pooled_pipelines(params, seed, params.pooled_window)
+    pooled = build_pooled_pipelines(params, seed, params.pooled_window, features)
     models |= {name: ("sequence", pipe) for name, pipe in pooled.items()}
     models[APPEARANCE_MODEL] = ("clip", build_appearance_pipeline(params, seed))
     return models
@@ -115,8 +132,10 @@ def build_appearance_pipeline(params: ClassicalParams, seed: int) -> Pipeline:
     return make_pipeline(AppearancePooling(), _forest(params.appearance, seed))
 
 
-def _forest(p: ForestParams, seed: int) -> RandomForestClassifier:
-    return RandomForestClassifier(
+def _forest(
+    p: ForestParams, seed: int, cls: type[RandomForestClassifier | ExtraTreesClassifier] = RandomForestClassifier
+) -> RandomForestClassifier | ExtraTreesClassifier:
+    return cls(
         n_estimators=p.n_estimators, max_depth=p.max_depth, min_samples_leaf=p.min_samples_leaf,
         random_state=seed, n_jobs=1,
     )

@@ -35,6 +35,16 @@ class Predictor:
     def is_sklearn(self) -> bool:
         return self.manifest.format == "skops"
 
+    def unknown(self, proba: np.ndarray) -> np.ndarray:
+        """Whether each probability row is "unknown" under the model's calibrated open-set
+        thresholds (all False for a model without them)."""
+        proba = np.atleast_2d(proba)
+        if self.manifest.open_set is None:
+            return np.zeros(len(proba), dtype=bool)
+        from actionrec.models.openset import unknown_mask
+
+        return unknown_mask(proba, self.manifest.open_set.thresholds)
+
     def predict_proba(self, inputs: Any) -> np.ndarray:
         """Probabilities for frame features ``(N, F)``, a list of windows ``(T_i, F)`` (sequence
         models) or uint8 clips ``(N, T, H, W, 3)`` (clip models)."""

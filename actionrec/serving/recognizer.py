@@ -3,8 +3,9 @@
 One frame goes: MediaPipe Holistic (created once) -> landmarks ->
 :func:`actionrec.core.features.transform` (the model's own feature spec, as in training) -> the
 classifier (per frame, or a sliding window of the last ``window`` frames for a sequence
-model) -> smoothing (mean of the last ``k`` probability vectors) -> label, or ``uncertain``
-below the threshold.
+model) -> smoothing (mean of the last ``k`` probability vectors) -> label; ``unknown`` below the
+model's calibrated open-set threshold of its class (an action outside the label set), else
+``uncertain`` below the live threshold.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from actionrec.core.features import transform
 from actionrec.core.manifests import LiveKind, LiveSettings
 from actionrec.media.holistic import landmarks_from_results, make_holistic, pose_detected
+from actionrec.models.openset import UNKNOWN
 from actionrec.models.predictors import Predictor, load_predictor
 from actionrec.serving.bundle import Bundle, BundleError, resolve_model
 from actionrec.serving.fastforest import fast_predictor
@@ -170,7 +172,12 @@ class Recognizer:
         return Prediction(
             time=round(float(t), 4),
             frame=int(frame),
-            label=self.labels[best] if mean[best] >= self.threshold else UNCERTAIN,
+            label=self._label(mean, best),
             probability=round(float(mean[best]), 4),
             probabilities={name: round(float(p), 4) for name, p in zip(self.labels, mean, strict=True)},
         )
+
+    def _label(self, mean: np.ndarray, best: int) -> str:
+        if self.predictor.unknown(mean)[0]:
+            return UNKNOWN
+        return self.labels[best] if mean[best] >= self.threshold else UNCERTAIN

@@ -72,10 +72,17 @@ def test_build_pipelines_from_params() -> None:
 def test_pooled_and_appearance_forests_have_their_own_params() -> None:
     forest = {"max_depth": None, "min_samples_leaf": 1}
     params = ClassicalParams.model_validate(
-        {**SMALL.model_dump(), "pooled_rf": {**forest, "n_estimators": 7}, "appearance": {**forest, "n_estimators": 9}}
+        {
+            **SMALL.model_dump(),
+            "pooled_rf": {**forest, "n_estimators": 7},
+            "pooled_et": {**forest, "n_estimators": 5},
+            "appearance": {**forest, "n_estimators": 9},
+        }
     )
     pooled = build_pooled_pipelines(params, seed=1, window=4)
     assert pooled["pooled-rf"].steps[-1][1].n_estimators == 7
+    assert type(pooled["pooled-et"].steps[-1][1]).__name__ == "ExtraTreesClassifier"
+    assert pooled["pooled-et"].steps[-1][1].n_estimators == 5
     assert pooled["pooled-lr"].steps[-1][1].C == SMALL.lr.C
     assert build_appearance_pipeline(params, seed=1).steps[-1][1].n_estimators == 9
     for name in [*pooled, APPEARANCE_MODEL]:
