@@ -74,11 +74,11 @@ class FeatureSpec(BaseModel):
     parts: list[Part] = Field(default_factory=lambda: [Part.POSE], min_length=1)
     visibility: bool = True
     trajectory: bool = False
-    pooling: PoolingSpec | None = None  # None (older manifests): the original statistics
+    pooling: PoolingSpec = Field(default_factory=PoolingSpec)  # all off: the original statistics
 
     @model_validator(mode="after")
     def _clip_norm_needs_frame(self) -> FeatureSpec:
-        if self.pooling is not None and self.pooling.clip_norm and (self.kind != "body_centred" or not self.trajectory):
+        if self.pooling.clip_norm and (self.kind != "body_centred" or not self.trajectory):
             raise ValueError(
                 "features.pooling.clip_norm re-normalises body-centred features with the trajectory "
                 f"columns; it needs features.kind body_centred (got {self.kind}) and "
@@ -167,8 +167,7 @@ def pool(windows: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     w = np.asarray(windows, dtype=np.float32)
     if w.ndim != 3 or w.shape[2] != spec.n_features:
         raise ValueError(f"pool: expected windows (N, T, {spec.n_features}), got {w.shape}")
-    pooling = spec.pooling or PoolingSpec()
-    return pool_statistics(_clip_normalise(w, spec) if pooling.clip_norm else w, pooling)
+    return pool_statistics(_clip_normalise(w, spec) if spec.pooling.clip_norm else w, spec.pooling)
 
 
 def pool_statistics(w: np.ndarray, pooling: PoolingSpec) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
-from actionrec.core.features import FeatureSpec
+from actionrec.core.features import FeatureSpec, PoolingSpec
 from actionrec.core.io import write_json
 
 Kind = Literal["frame", "sequence", "clip"]
@@ -157,7 +157,11 @@ def _read(cls: type[M], path: Path, what: str) -> M:
 
 
 def _dump(manifest: BaseModel) -> dict[str, Any]:
-    return manifest.model_dump(mode="json", exclude_none=True)
+    """JSON fields of ``manifest``: absent fields and all-off pooling left out (as manifests had them before)."""
+    data = manifest.model_dump(mode="json", exclude_none=True)
+    if data.get("features", {}).get("pooling") == PoolingSpec().model_dump(mode="json"):
+        del data["features"]["pooling"]
+    return data
 
 
 def read_model(path: Path) -> ModelManifest:
