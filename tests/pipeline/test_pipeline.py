@@ -22,6 +22,7 @@ MODELS = {
     "classical-gb",
     "classical-pooled-lr",
     "classical-pooled-rf",
+    "classical-pooled-et",
     "classical-appearance-rf",
     "lstm",
     "convlstm",
@@ -88,9 +89,7 @@ def test_mlflow_runs_have_lineage_and_loadable_models(reproduced: tuple[Path, st
     exp = client.get_experiment_by_name("actionrec")
     runs = client.search_runs([exp.experiment_id])
     by_name = {r.info.run_name: r for r in runs}
-    assert {f"classical-{m}" for m in ("lr", "ridge", "rf", "gb", "pooled-lr", "pooled-rf", "appearance-rf")} <= set(
-        by_name
-    )
+    assert {name for name in MODELS if name.startswith("classical-")} <= set(by_name)
     assert {"train_classical", "lstm", "convlstm"} <= set(by_name)
     parent = by_name["train_classical"].info.run_id
     for name in ("classical-lr", "classical-ridge", "classical-rf", "classical-gb"):
