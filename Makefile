@@ -61,7 +61,7 @@ postgres:  ## PostgreSQL server binaries (Debian package) for the shared-trackin
 retrain: setup  ## CI retraining: dvc pull -> dvc repro -> quality gate -> dvc push -> commit dvc.lock + metrics
 	bash scripts/retrain.sh
 
-test: setup browser postgres lint  ## the code checks, then every test tier (unit, slow, pipeline, realdata, gpu: skipped where unavailable)
+test: setup browser postgres lint  ## the code checks, then every test tier (unit, slow, pipeline, realdata without the video pipelines, gpu: skipped where unavailable)
 	$(PY) -m pytest -q --durations=25
 
 lint: setup  ## ruff (lint + format), mypy, the layer contract (lint-imports) and the generated DVC code deps
@@ -85,7 +85,7 @@ realdata-full: setup  ## the real-data tier in the README's full configuration, 
 	ACTIONREC_REALDATA=full ACTIONREC_REALDATA_RESULTS=$(CURDIR)/reports/realdata $(PY) -m pytest -q -m realdata tests/realdata
 
 realdata-reports: setup  ## the real-data tier in its CI configuration, kept in reports/realdata/ (needs ../shared/data)
-	ACTIONREC_REALDATA_RESULTS=$(CURDIR)/reports/realdata $(PY) -m pytest -q -m realdata tests/realdata
+	ACTIONREC_REALDATA=ci ACTIONREC_REALDATA_RESULTS=$(CURDIR)/reports/realdata $(PY) -m pytest -q -m realdata tests/realdata
 
 screenshots: setup browser  ## the browser tier, saving the README's screenshots in reports/screenshots/
 	ACTIONREC_SCREENSHOT_DIR=$(CURDIR)/reports/screenshots $(PY) -m pytest -q -m browser tests/browser
