@@ -156,12 +156,16 @@ def _read(cls: type[M], path: Path, what: str) -> M:
         raise ManifestError(f"{path}: not a valid {what}: {problems}") from None
 
 
-def _dump(manifest: BaseModel) -> dict[str, Any]:
-    """JSON fields of ``manifest``: absent fields and all-off pooling left out (as manifests had them before)."""
-    data = manifest.model_dump(mode="json", exclude_none=True)
+def _without_default_pooling(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with an all-off ``features.pooling`` left out (as manifests had it before pooling options)."""
     if data.get("features", {}).get("pooling") == PoolingSpec().model_dump(mode="json"):
         del data["features"]["pooling"]
     return data
+
+
+def _dump(manifest: BaseModel) -> dict[str, Any]:
+    """JSON fields of ``manifest``: absent fields and all-off pooling left out."""
+    return _without_default_pooling(manifest.model_dump(mode="json", exclude_none=True))
 
 
 def read_model(path: Path) -> ModelManifest:
@@ -180,7 +184,7 @@ def read_bundle(path: Path) -> BundleManifest:
 
 
 def write_bundle(path: Path, manifest: BundleManifest) -> None:
-    write_json(path, manifest.model_dump(mode="json"))
+    write_json(path, _without_default_pooling(manifest.model_dump(mode="json")))
 
 
 def is_bundle(path: Path) -> bool:
