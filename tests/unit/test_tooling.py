@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,9 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_bare_make_prints_every_documented_target_and_installs_nothing(tmp_path: Path) -> None:
-    out = subprocess.run(["make", "-n"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}  # a user's shell
+    out = subprocess.run(["make", "-n"], cwd=REPO, capture_output=True, text=True, check=True, env=env).stdout
     assert "pip install" not in out and "venv" not in out  # a dry run: what `make` alone would do
-    shown = subprocess.run(["make"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run(["make"], cwd=REPO, capture_output=True, text=True, check=True, env=env).stdout
     documented = re.findall(r"^([a-z-]+):.*## ", (REPO / "Makefile").read_text(), re.M)
     assert documented and [line.split()[0] for line in shown.splitlines()] == documented
 
