@@ -9,6 +9,17 @@ import pytest
 
 from tests.conftest import output_dir
 
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
+        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`)",
+    ),
+]
+"""The browser tier's marks: skipped cleanly where Debian's Chromium and its driver are missing."""
+
 
 @pytest.fixture(scope="session")
 def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

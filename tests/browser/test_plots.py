@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
-        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`)",
-    ),
-]
+from tests.browser.conftest import BROWSER_MARKS, CHROMEDRIVER, CHROMIUM
+
+pytestmark = BROWSER_MARKS
 webdriver = pytest.importorskip("selenium.webdriver")
 
 # per chart: [drawn (a canvas or svg of non-zero size with coloured pixels), its width, height]

@@ -24,18 +24,10 @@ import numpy as np
 import pytest
 import requests
 
+from tests.browser.conftest import BROWSER_MARKS, CHROMEDRIVER, CHROMIUM
 from tests.pipeline.conftest import REPO
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
-        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (`make browser`)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
