@@ -65,7 +65,8 @@ def _import_landmarks(args: argparse.Namespace) -> int:
     if result.independent_frames and params.split.strategy != "random_frames":
         print(
             "rows declared independent frames: set split.strategy: random_frames in params.yaml for a frame split "
-            "(else each class of a file is cut in time)"
+            "(reports/split.json, the leaderboard and every MLflow run trained on it then carry the leak warning; "
+            "else each class of a file is cut in time)"
         )
     return 0
 

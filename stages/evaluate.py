@@ -8,7 +8,7 @@ from actionrec.config.stage import run_stage
 from actionrec.core.io import write_json, write_text
 from actionrec.core.labels import LabelMap
 from actionrec.data.split import read_split
-from actionrec.evaluation.leaderboard import leaderboard_markdown
+from actionrec.evaluation.leaderboard import leaderboard_markdown, split_note
 from actionrec.evaluation.run import evaluate_models, headline, summary_line, write_model_reports
 
 
@@ -21,8 +21,8 @@ def main(params: Params) -> str:
     ranked = evaluation.ranked(rank_by)
     write_json(paths.METRICS, evaluation.metrics)
     write_json(paths.SUMMARY, headline(ranked[0] if ranked else None))
-    split_note = f"Split methods: {', '.join(sorted(set(split['method'])))} (see {paths.SPLIT_REPORT})."
-    write_text(paths.LEADERBOARD, leaderboard_markdown(evaluation.common, evaluation.own, rank_by, split_note))
+    note = split_note(set(split["method"]))
+    write_text(paths.LEADERBOARD, leaderboard_markdown(evaluation.common, evaluation.own, rank_by, note))
     return summary_line(evaluation, rank_by)
 
 

@@ -35,8 +35,19 @@ COLUMNS = ["session_id", "label", "group", "source", "subset", "start", "stop", 
 SUBSETS = ("train", "val", "test")
 
 
+LEAK_WARNING = (
+    "split.strategy=random_frames puts near-duplicate frames of one session on both sides: "
+    "test scores are inflated and say nothing about new sessions"
+)
+
+
 class LeakySplitWarning(UserWarning):
     """A frame-level random split was requested: its test scores are inflated."""
+
+
+def leak_warning(methods: set[str]) -> str | None:
+    """The leak warning when a split used the ``random_frames`` method, else None."""
+    return LEAK_WARNING if "random_frames" in methods else None
 
 
 def _row(rec: Recording, subset: str, start: int, stop: int, method: str) -> dict:
@@ -106,12 +117,7 @@ def _temporal_rows(rec: Recording, params: SplitParams, with_val: bool) -> list[
 
 
 def _random_frame_rows(recs: Sequence[Recording], params: SplitParams, seed: int) -> list[dict]:
-    warnings.warn(
-        "split.strategy=random_frames puts near-duplicate frames of one session on both sides: "
-        "test scores are inflated and say nothing about new sessions",
-        LeakySplitWarning,
-        stacklevel=3,
-    )
+    warnings.warn(LEAK_WARNING, LeakySplitWarning, stacklevel=3)
     rng = np.random.default_rng(seed)
     rows = []
     for rec in recs:
@@ -239,13 +245,25 @@ def official_assignments(recordings: Sequence[Recording], directory: Path, index
 
 
 def split_report(split: pd.DataFrame, strategy: str) -> dict:
-    """reports/split.json: the strategy, the methods used, the classes split in time, per-class counts."""
+    """reports/split.json: the strategy, the methods used, the leak warning (None unless the split
+    is a frame split), the classes split in time, per-class counts."""
     return {
         "strategy": strategy,
         "methods": sorted(set(split["method"])),
+        "leak_warning": leak_warning(set(split["method"])),
         "temporal_classes": sorted(set(split.loc[split["method"] == "temporal", "label"])),
         "per_class": split_summary(split).to_dict(orient="records"),
     }
+
+
+def split_tags(path: Path = paths.SPLIT) -> dict[str, str]:
+    """MLflow tags of the split a run trains on: ``split.methods``, and ``split.leak_warning``
+    when it is a frame split (the run itself then says its scores are inflated)."""
+    methods = set(read_split(path)["method"])
+    tags = {"split.methods": ",".join(sorted(methods))}
+    if warning := leak_warning(methods):
+        tags["split.leak_warning"] = warning
+    return tags
 
 
 def read_split(path: Path = paths.SPLIT) -> pd.DataFrame:

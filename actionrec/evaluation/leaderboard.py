@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from actionrec.config import paths
 from actionrec.core.labels import LabelMap
+from actionrec.data.split import leak_warning
 from actionrec.evaluation.metrics import flat_scores, recording_set_id, restrict
 
 
@@ -42,6 +44,14 @@ def _table(rows: list[dict], rank_by: str) -> str:
         f"| {r['clip_macro_f1']:.3f} | {r['sample_accuracy']:.3f} | {r['sample_macro_f1']:.3f} |\n"
         for i, r in enumerate(rows, start=1)
     )
+
+
+def split_note(methods: set[str]) -> str:
+    """The leaderboard's line on the split: its methods, and the leak warning of a frame split."""
+    note = f"Split methods: {', '.join(sorted(methods))} (see {paths.SPLIT_REPORT})."
+    if warning := leak_warning(methods):
+        note += f"\n\n**Warning: {warning}.**"
+    return note
 
 
 def leaderboard_markdown(common: list[dict], own: list[dict], rank_by: str, split_note: str) -> str:

@@ -15,10 +15,12 @@ from mlflow.models import infer_signature
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from actionrec.config import paths
 from actionrec.config.params import Params
 from actionrec.core.labels import LabelMap
 from actionrec.core.manifests import Kind, ModelManifest, OpenSet, write_model
 from actionrec.data.corpus import load_recordings, training_inputs
+from actionrec.data.split import split_tags
 from actionrec.lineage import runrecord, tracking
 from actionrec.lineage.tags import flatten, lineage_tags
 from actionrec.models.classical import PARAM_SECTIONS, TRUSTED_TYPES, classical_models, predict_proba, save_skops
@@ -109,7 +111,7 @@ def train_and_log(params: Params, sets: list[TrainSet], out: Path, inputs: list[
     """Fit every pipeline of ``sets`` in one parent MLflow run; -> ``"<name> <seconds>s"`` each."""
     labels = LabelMap(params.data.labels)
     tracking.setup(params.mlflow.experiment)
-    tags = lineage_tags("train_classical", inputs)
+    tags = {**lineage_tags("train_classical", inputs), **(split_tags() if paths.SPLIT in inputs else {})}
     common: dict[str, Any] = {"features": params.features.model_dump(mode="json"), "seed": params.seed}
     summary = []
     with mlflow.start_run(run_name="train_classical", tags=tags) as parent:

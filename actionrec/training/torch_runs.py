@@ -13,9 +13,11 @@ from mlflow.models import infer_signature
 from torch import nn
 from torch.utils.data import Dataset
 
+from actionrec.config import paths
 from actionrec.config.training import TrainConfig
 from actionrec.core.io import write_text
 from actionrec.core.manifests import ModelManifest
+from actionrec.data.split import split_tags
 from actionrec.lineage import runrecord, tracking
 from actionrec.lineage.tags import flatten, lineage_tags
 from actionrec.models.torch_io import load_checkpoint, model_spec, save_checkpoint
@@ -85,6 +87,7 @@ def train_and_log(
     device = str(resolve_device(cfg.device))
     tags = {
         **lineage_tags(f"train_{name}", inputs, device),
+        **(split_tags() if paths.SPLIT in inputs else {}),
         "model.kind": manifest["kind"],
         "model.name": name,
         "train.world_size": str(ddp.world_size()),

@@ -106,6 +106,7 @@ def test_session_column_groups_rows(tmp_path: Path) -> None:
     assert sorted(back) == ["t-clip0", "t-clip1", "t-clip2", "t-clip3"]
     _same(back["t-clip1"].coords, a[1::4])
     assert result.structure == "grouped by the column video"
+    assert ": 1 file, 4 recordings, 20 frames" in result.summary()
 
 
 def test_interleaved_frames_without_sessions_are_explained(tmp_path: Path) -> None:

@@ -50,9 +50,10 @@ class ImportResult:
         frames = sum(len(r) for r in recs)
         layouts = sorted({r.layout.value for r in recs})
         lines = [
-            f"read {self.source} as {self.format}: {self.files_read} files, {len(recs)} recordings, {frames} frames",
+            f"read {self.source} as {self.format}: {_count(self.files_read, 'file')}, "
+            f"{_count(len(recs), 'recording')}, {_count(frames, 'frame')}",
             f"  layout: {', '.join(layouts) or '-'}",
-            "  classes: " + ", ".join(f"{k} ({v} recordings)" for k, v in sorted(self.classes.items())),
+            "  classes: " + ", ".join(f"{k} ({_count(v, 'recording')})" for k, v in sorted(self.classes.items())),
             f"  recordings: {self.structure}",
         ]
         if recs:
@@ -61,6 +62,11 @@ class ImportResult:
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  could not read {s}" for s in self.skipped]
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _no_pose(recs: list[Recording]) -> int:
