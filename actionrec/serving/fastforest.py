@@ -1,4 +1,4 @@
-"""A cheaper ``predict_proba`` for a served random forest: live predicts one sample at a time,
+"""A cheaper ``predict_proba`` for a served random forest or extra-trees ensemble: live predicts one sample at a time,
 where scikit-learn's per-tree Python loop costs milliseconds. The trees are packed into arrays
 once and walked for all trees together, level by level, with numpy; the arithmetic is
 scikit-learn's (float32 inputs compared with float64 thresholds, each tree's leaf values
@@ -17,7 +17,8 @@ from actionrec.models.predictors import Predictor
 
 
 class PackedForest:
-    """The trees of a fitted ``RandomForestClassifier`` (single output) as arrays ``(trees, nodes)``."""
+    """The trees of a fitted ``RandomForestClassifier`` or ``ExtraTreesClassifier`` (single output)
+    as arrays ``(trees, nodes)``."""
 
     def __init__(self, forest: Any) -> None:
         trees = [est.tree_ for est in forest.estimators_]
@@ -54,7 +55,7 @@ class PackedForest:
 
 
 class FastForestPipeline:
-    """A fitted pipeline ending in a random forest, with the forest's proba from :class:`PackedForest`."""
+    """A fitted pipeline ending in a forest, with the forest's proba from :class:`PackedForest`."""
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
@@ -68,13 +69,14 @@ class FastForestPipeline:
 
 def fast_predictor(predictor: Predictor) -> Predictor:
     """``predictor`` with a :class:`FastForestPipeline` where its model is a scikit-learn pipeline
-    ending in a single-output ``RandomForestClassifier``; unchanged otherwise."""
+    ending in a single-output ``RandomForestClassifier`` or ``ExtraTreesClassifier`` (the same
+    trees and the same averaging); unchanged otherwise."""
     model = predictor.model
     if not predictor.is_sklearn or not hasattr(model, "steps"):
         return predictor
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
     forest = model[-1]
-    if type(forest) is not RandomForestClassifier or getattr(forest, "n_outputs_", 1) != 1:
+    if type(forest) not in (RandomForestClassifier, ExtraTreesClassifier) or getattr(forest, "n_outputs_", 1) != 1:
         return predictor
     return replace(predictor, model=FastForestPipeline(model))

@@ -1,10 +1,11 @@
 """The served forest's cheap predict_proba (actionrec.serving.fastforest) gives scikit-learn's
-probabilities, on a pooled (sequence) and a plain (frame) pipeline (its speed: benchmarks/bench_live.py)."""
+probabilities, on pooled (sequence: forest, extra trees) and plain (frame) pipelines (its speed:
+benchmarks/bench_live.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -26,6 +27,10 @@ def test_same_probabilities_as_sklearn() -> None:
             make_pipeline(
                 TemporalPooling(5), StandardScaler(), RandomForestClassifier(60, max_depth=9, random_state=1)
             ),
+            5 * 6,
+        ),
+        (
+            make_pipeline(TemporalPooling(5), StandardScaler(), ExtraTreesClassifier(50, random_state=2)),
             5 * 6,
         ),
     ):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from actionrec.serving.web import fetch
 from actionrec.serving.web.fetch import FetchPolicy, WebError, fetch_url, non_public
 
 BODY = b"\x00video-bytes" * 1000
@@ -36,6 +37,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = int(self.path.split("/")[2])
             self.send_response(302)
             self.send_header("Location", "/clip.mp4" if n <= 1 else f"/hop/{n - 1}/clip.mp4")
+            self.end_headers()
+            return
+        if self.path == "/inside":  # a redirect to another (here: loopback) address
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.2:{self.server.server_port}/clip.mp4")
             self.end_headers()
             return
         if self.path == "/clip.mp4":
@@ -107,3 +113,19 @@ def test_bad_urls_are_refused(tmp_path: Path) -> None:
         with pytest.raises(WebError, match="Only http") as err:
             fetch_url(url, tmp_path, FetchPolicy())
         assert err.value.status == 400
+
+
+def test_a_redirect_to_a_non_public_address_is_refused(
+    local: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A public host redirecting inside (the SSRF route past a first-hop check): each hop is checked.
+    No public host is reachable here, so 127.0.0.1 plays the public one; 127.0.0.2 keeps its class."""
+    real = fetch.non_public
+    monkeypatch.setattr(fetch, "non_public", lambda address: None if address == "127.0.0.1" else real(address))
+    strict = FetchPolicy(deadline_s=2.0, limit=1 << 20, allow_private=False)
+    assert fetch_url(f"{local}/clip.mp4", tmp_path, strict).read_bytes() == BODY  # the first hop passes
+    refused = tmp_path / "refused"
+    refused.mkdir()
+    with pytest.raises(WebError, match=r"127\.0\.0\.2, a loopback address.*--allow-private-urls") as err:
+        fetch_url(f"{local}/inside", refused, strict)
+    assert err.value.status == 403 and not list(refused.iterdir())

@@ -34,6 +34,7 @@ from actionrec.core.manifests import LiveKind, LiveSettings
 from actionrec.data.clips import VIDEO_SUFFIXES
 from actionrec.media.quiet import quiet_native_stderr
 from actionrec.media.video import VideoError
+from actionrec.models.openset import UNKNOWN
 from actionrec.serving.bundle import resolve_model
 from actionrec.serving.recognizer import UNCERTAIN, Prediction
 from actionrec.serving.web.engine import Busy, Engine, Run
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 LIVE_KINDS = ("frame", "sequence")
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 UNCERTAIN_COLOUR = "#9e9e9e"
+UNKNOWN_COLOUR = "#424242"
 
 
 @dataclass(frozen=True)
@@ -75,19 +77,28 @@ class BundleInfo:
 
     def colour(self, label: str) -> str:
         if label not in self.labels:
-            return UNCERTAIN_COLOUR
+            return UNKNOWN_COLOUR if label == UNKNOWN else UNCERTAIN_COLOUR
         return PALETTE[self.labels.index(label) % len(PALETTE)]
 
 
 # ---------------------------------------------------------------- results
 
 
+def clip_label(preds: list[Prediction], labels: list[str], probs: np.ndarray, threshold: float) -> str:
+    """The clip's label: ``unknown`` when most predictions are (the model's open-set decision, as
+    live makes it per prediction), else the best mean probability, or ``uncertain`` below ``threshold``."""
+    if 2 * sum(p.label == UNKNOWN for p in preds) > len(preds):
+        return UNKNOWN
+    best = int(np.argmax(probs))
+    return labels[best] if probs[best] >= threshold else UNCERTAIN
+
+
 def summarise(preds: list[Prediction], info: BundleInfo, duration: float) -> dict[str, Any]:
-    """Overall label and probabilities (mean over the predictions) and the timeline."""
+    """Overall label (:func:`clip_label`) and probabilities (mean over the predictions), and the timeline."""
     labels = info.labels
     probs = np.mean([[p.probabilities.get(name, 0.0) for name in labels] for p in preds], axis=0)
     best = int(np.argmax(probs))
-    label = labels[best] if probs[best] >= info.settings.threshold else UNCERTAIN
+    label = clip_label(preds, labels, probs, info.settings.threshold)
     step = float(np.median(np.diff([p.time for p in preds]))) if len(preds) > 1 else 0.0
     duration = max(duration, preds[-1].time + step, 1e-6)
     cells: list[dict[str, Any]] = []
@@ -165,6 +176,7 @@ def create_app(bundle: Path | str = Path("models/package"), options: ServeOption
             max_mb=f"{options.max_upload_mb:g}",
             palette=info.colour,
             uncertain=UNCERTAIN,
+            unknown=UNKNOWN,
             suffixes=sorted(VIDEO_SUFFIXES),
             **ctx,
         )
