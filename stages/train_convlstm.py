@@ -26,7 +26,7 @@ def main(params: Params) -> str:
         return write_skipped(OUT, CURVES)
     ddp.relaunch_with_torchrun(cfg.nproc)  # train.nproc > 1: this script again under torchrun
     seed_everything(cfg.seed)
-    model = ConvLSTMClassifier(len(labels), hidden=p.hidden, kernel=p.kernel, dropout=p.dropout)
+    model = ConvLSTMClassifier(len(labels), hidden=p.hidden, kernel=p.kernel, dropout=p.dropout, motion=p.motion)
     with clip_arrays(files) as arrays:
         train_ds, val_ds = (ClipDataset(arrays[s], encoded[s]) for s in ("train", "val"))
         manifest = {"kind": "clip", "labels": labels.labels, "features": params.features}

@@ -101,6 +101,7 @@ class ConvLstmParams(Strict):
     hidden: list[int] = Field(min_length=1)
     kernel: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
+    motion: bool
     train: TrainConfig
 
 

@@ -55,6 +55,10 @@ class ConvLSTMClassifier(nn.Module):
     ``padding="same"``). The top layer's hidden states are averaged over time and space
     (global average pooling), which keeps the head small and gives every step a short
     gradient path.
+
+    With ``motion`` the first layer also sees each frame's difference to the previous one (zero for
+    the first frame): a motion input beside the appearance, which a small CPU-sized network
+    otherwise has to learn to compute itself.
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class ConvLSTMClassifier(nn.Module):
         kernel: int = 3,
         pool_every: int = 1,
         dropout: float = 0.2,
+        motion: bool = False,
     ) -> None:
         super().__init__()
         hidden = [int(h) for h in hidden]
@@ -77,8 +82,10 @@ class ConvLSTMClassifier(nn.Module):
             "kernel": kernel,
             "pool_every": pool_every,
             "dropout": dropout,
+            "motion": motion,
         }
-        chans = [in_ch, *hidden]
+        self.in_ch, self.motion = in_ch, motion
+        chans = [in_ch * (2 if motion else 1), *hidden]
         self.cells = nn.ModuleList(
             ConvLSTMCell(cin, cout, kernel) for cin, cout in zip(chans, chans[1:], strict=False)
         )
@@ -88,10 +95,10 @@ class ConvLSTMClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, T, C, H, W) float in [0, 1] -> logits (B, n_classes)."""
-        if x.ndim != 5 or x.shape[2] != self.cells[0].in_ch:
-            raise ValueError(
-                f"expected (B, T, {self.cells[0].in_ch}, H, W), got {tuple(x.shape)}"
-            )
+        if x.ndim != 5 or x.shape[2] != self.in_ch:
+            raise ValueError(f"expected (B, T, {self.in_ch}, H, W), got {tuple(x.shape)}")
+        if self.motion:
+            x = torch.cat([x, torch.cat([torch.zeros_like(x[:, :1]), x.diff(dim=1)], dim=1)], dim=2)
         for n, cell in enumerate(self.cells, start=1):
             x = cell.sequence(x)
             if n % self.pool_every == 0:

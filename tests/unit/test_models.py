@@ -149,6 +149,23 @@ def test_convlstm_shapes() -> None:
         ConvLSTMCell(3, 4, kernel=2)
 
 
+def test_convlstm_motion_input_is_the_frame_difference() -> None:
+    """With ``motion`` the first cell sees (frames, frame - previous frame; zero first)."""
+    seed_everything(0)
+    model = ConvLSTMClassifier(2, hidden=(4,), motion=True)
+    assert model.cells[0].in_ch == 6 and model.hparams["motion"] is True
+    seen: list[torch.Tensor] = []
+    model.cells[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    x = torch.rand(1, 3, 3, 8, 8)
+    assert model(x).shape == (1, 2)
+    frames = torch.stack(seen[:3], dim=1)  # the first cell's input at each step
+    torch.testing.assert_close(frames[:, :, :3], x)
+    torch.testing.assert_close(frames[:, 0, 3:], torch.zeros(1, 3, 8, 8))
+    torch.testing.assert_close(frames[:, 1:, 3:], x[:, 1:] - x[:, :-1])
+    with pytest.raises(ValueError, match=r"expected \(B, T, 3, H, W\)"):
+        model(torch.rand(1, 3, 6, 8, 8))  # the motion channels are the model's, not the input's
+
+
 def test_convlstm_cell_matches_hand_computation() -> None:
     cell = ConvLSTMCell(1, 1, kernel=1)
     # Gates i, f, o, g each get w_x * x + w_h * h + b.
