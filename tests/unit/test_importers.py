@@ -282,7 +282,9 @@ def test_cli_label_not_in_params_named_with_remedy(tmp_path: Path, capsys: pytes
 # MediaPipe pose index of each joint, in the estimator's order (None: no MediaPipe landmark)
 MP_INDEX = {
     "coco17": [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28],
-    "openpose_body25": [0, None, 12, 14, 16, 11, 13, 15, None, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7, 31, None, 29, 32, None, 30],
+    "openpose_body25": [
+        0, None, 12, 14, 16, 11, 13, 15, None, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7, 31, None, 29, 32, None, 30
+    ],
 }  # fmt: skip
 NOSE, LEFT_WRIST, LEFT_PINKY, MOUTH_LEFT, LEFT_ANKLE, LEFT_HEEL = 0, 15, 17, 9, 27, 29
 
