@@ -410,3 +410,18 @@ def test_import_help_lists_every_layout(capsys: pytest.CaptureFixture[str]) -> N
     for name, layout in ALL_LAYOUTS.items():
         assert f"{name} (" in text and str(layout.n_landmarks) in text
     assert "--image-size WxH" in text
+
+
+def test_estimator_pose_without_landmark_joints_is_no_person() -> None:
+    from collections import Counter
+
+    from actionrec.data.importers.layouts import ESTIMATOR_LAYOUTS, estimator_pose
+
+    arr = np.zeros((3, 25, 3))
+    arr[0, 1] = (0.5, 0.5, 0.9)  # BODY_25 Neck alone: no MediaPipe landmark, no person
+    arr[1, 0] = (0.4, 0.3, 1.2)  # the nose alone, scored above 1
+    stats: Counter[str] = Counter()
+    pose = estimator_pose(arr, ESTIMATOR_LAYOUTS["openpose_body25"], None, Path("s.npy"), stats)
+    assert np.isnan(pose[[0, 2]]).all() and not np.isnan(pose[1]).any()
+    assert np.all(pose[1, :, :2] == np.float32([0.4, 0.3])) and pose[1, 0, 3] == 1.0 and pose[1, 1:, 3].max() == 0
+    assert stats["clipped"] == 1 and stats["never_seen"] == 20  # the 21 joints with a landmark but the nose

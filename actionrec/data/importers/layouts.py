@@ -11,8 +11,8 @@ joints map by name, never mirrored. The rule, applied to every (T, J, C) array o
   normalised data with it, is refused.
 * **undetected joint** (x = y = 0 as OpenPose writes it, or NaN) in a frame where another joint
   was detected: carried from the last frame of the sequence where it was detected (before its
-  first detection: from that first one), visibility 0. A frame with no joint detected has no
-  person (NaN), as for every import.
+  first detection: from that first one), visibility 0. A frame with none of the joints that map
+  to a landmark detected has no person (NaN), as for every import.
 * **landmarks the layout lacks** (eye corners, mouth, fingers, and heels / feet for COCO), and
   joints never detected in their sequence: in every frame with a person, the position of the
   first of :data:`SUBSTITUTES` the frame has (else the mean of its joints), visibility 0,
@@ -190,8 +190,8 @@ def estimator_pose(
         )
     a = arr.astype(np.float64)
     seen = ~np.isnan(a).any(axis=2) & ~np.all(a[..., :2] == 0, axis=2)
-    person = seen.any(axis=1)
     to_pose = layout.pose_index()
+    person = seen[:, list(to_pose)].any(axis=1)  # BODY_25's Neck or MidHip alone is no pose
     xy = _carry(_normalised_xy(a[..., :2], seen, image_size, path), seen, person, list(to_pose), stats)
     score = a[..., 2] if arr.shape[2] == 3 else np.ones(seen.shape)
     stats["clipped"] += int(np.count_nonzero(seen & ((score < 0) | (score > 1))))
