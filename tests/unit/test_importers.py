@@ -399,6 +399,10 @@ def test_estimator_layout_mistakes_refused_with_the_remedy(tmp_path: Path, capsy
     _fails(odd, tmp_path / "o", "18 joints match no accepted layout", "coco17 (J=17)", "--layout NAME")
     np.save(odd / "Lean" / "s.npy", RNG.uniform(0.1, 0.9, (6, 17, 4)))
     _fails(odd, tmp_path / "o", "C = 4, but coco17 arrays are (x, y) or (x, y, score)", "remedy")
+    np.save(odd / "Lean" / "s.npy", RNG.uniform(0.1, 0.9, (6, 17, 3)))
+    (odd / "Nod").mkdir()
+    np.save(odd / "Nod" / "s.npy", RNG.uniform(0.1, 0.9, (6, 33, 3)))  # 33 landmarks too, another layout
+    _fails(odd, tmp_path / "o", "different layouts", f"coco17 in e.g. {odd / 'Lean' / 's.npy'}", "mediapipe_pose in")
 
 
 def test_import_help_lists_every_layout(capsys: pytest.CaptureFixture[str]) -> None:
