@@ -34,6 +34,14 @@ def _import_ucf101(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    """``640x480`` -> (640, 480)."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"'{text}' is not WxH in pixels, e.g. 1920x1080")
+    return int(width), int(height)
+
+
 def _import_landmarks(args: argparse.Namespace) -> int:
     from actionrec.config.params import load_params
     from actionrec.data.importers.common import ImportFailure, label_warning, safe_name, write_sessions
@@ -48,7 +56,9 @@ def _import_landmarks(args: argparse.Namespace) -> int:
     name = safe_name(args.name or args.src.resolve().name.removesuffix(".csv"))
     dest = args.dest / name
     try:
-        result = read_source(args.src, grouping, limits.max_bad_row_share, name, args.layout, args.skip_bad)
+        result = read_source(
+            args.src, grouping, limits.max_bad_row_share, name, args.layout, args.skip_bad, args.image_size
+        )
         print(result.summary())
         if not args.dry_run:
             write_sessions(result, dest, args.force)
@@ -181,7 +191,15 @@ def _add_import_command(sub: argparse._SubParsersAction) -> None:
         help="rows are independent frames of distinct videos (leaky opt-in)",
     )
     p.add_argument(
-        "--layout", help="joint layout of (T, J, C) arrays: mediapipe_pose, mediapipe_pose_face, mediapipe_holistic"
+        "--layout",
+        help="joint layout of (T, J, C) arrays (default: the one whose J matches): mediapipe_pose (J=33), "
+        "mediapipe_pose_face (501), mediapipe_holistic (543), coco17 (17), openpose_body25 (25)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_image_size,
+        metavar="WxH",
+        help="width x height in pixels of the images coco17 / openpose_body25 keypoints were found in (x / W, y / H)",
     )
     p.add_argument(
         "--fps",

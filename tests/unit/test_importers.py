@@ -277,3 +277,155 @@ def test_cli_label_not_in_params_named_with_remedy(tmp_path: Path, capsys: pytes
     assert rc == 1 and "already holds files" in err and "nothing was written" in err
     rc = main(["import", str(mp), "--dest", str(dest), "--force", "--params", str(_params(tmp_path, ["Lean", "Wave"]))])
     assert rc == 0 and "labels not in" not in capsys.readouterr().err
+
+
+# MediaPipe pose index of each joint, in the estimator's order (None: no MediaPipe landmark)
+MP_INDEX = {
+    "coco17": [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28],
+    "openpose_body25": [
+        0, None, 12, 14, 16, 11, 13, 15, None, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7, 31, None, 29, 32, None, 30
+    ],
+}  # fmt: skip
+NOSE, LEFT_WRIST, LEFT_PINKY, MOUTH_LEFT, LEFT_ANKLE, LEFT_HEEL = 0, 15, 17, 9, 27, 29
+
+
+def _estimator_arrays(src: Path, joints: int, channels: int, size: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    """One (24, joints, channels) array per class; undetected joints: (0, 0, 0) in frame 5 of joint 3, NaN in
+    frame 0 of joint 1; joint 2 scored 0 in frame 4; class Nod has no person in frame 7."""
+    scale = np.array(size or (1, 1), dtype=np.float64)
+    out = {}
+    for label in LABELS:
+        xy = RNG.uniform(0.15, 0.85, (24, joints, 2)) * scale
+        arr = np.concatenate([xy, RNG.uniform(0.3, 1.0, (24, joints, 1))], axis=2)[..., :channels]
+        arr[5, 3] = 0
+        arr[0, 1] = np.nan
+        if channels == 3:
+            arr[4, 2, 2] = 0.0
+        if label == "Nod":
+            arr[7] = 0
+        (src / label).mkdir(parents=True)
+        np.save(src / label / "s.npy", arr)
+        out[label] = arr
+    return out
+
+
+@pytest.mark.parametrize(
+    ("layout", "channels", "size"),
+    [("coco17", 3, (640, 480)), ("openpose_body25", 3, (1920, 1080)), ("openpose_body25", 2, None)],
+)
+def test_estimator_layouts_round_trip(tmp_path: Path, layout: str, channels: int, size: tuple[int, int] | None) -> None:
+    from actionrec.config.validation import ValidationParams
+    from actionrec.core.features import FeatureSpec, transform
+    from actionrec.data.validation.landmarks import validate_landmark_csvs
+
+    mp_index = MP_INDEX[layout]
+    src, dest = tmp_path / "kp", tmp_path / "out"
+    arrays = _estimator_arrays(src, len(mp_index), channels, size)
+    result, back = _import(src, dest, image_size=size)  # the layout found from J
+    assert result.format == f"keypoint arrays (T, J, C) of layout {layout}"
+    norm = np.array(size or (1, 1), dtype=np.float64)
+    mapped = [m for m in mp_index if m is not None]
+    for label, arr in arrays.items():
+        coords = back[f"t-{label}-s"].coords
+        person = np.ones(24, bool)
+        person[7] = label != "Nod"
+        assert np.isnan(coords[~person]).all() and not np.isnan(coords[person]).any()
+        assert np.all(coords[person, :, 2] == 0)
+        want_xy = (arr[..., :2] / norm).astype(np.float32)
+        want_vis = arr[..., 2].astype(np.float32) if channels == 3 else np.ones((24, len(mp_index)), np.float32)
+        seen = person[:, None] & ~np.isnan(arr).any(axis=2) & np.any(arr[..., :2] != 0, axis=2)
+        for j, m in enumerate(mp_index):
+            if m is None:
+                continue
+            np.testing.assert_array_equal(coords[seen[:, j], m, :2], want_xy[seen[:, j], j])
+            np.testing.assert_array_equal(coords[seen[:, j], m, 3], want_vis[seen[:, j], j])
+        # undetected: carried from the last frame seen (frame 0: from the first one), visibility 0
+        np.testing.assert_array_equal(coords[5, mp_index[3], :2], want_xy[4, 3])
+        assert coords[5, mp_index[3], 3] == 0
+        if (first := mp_index[1]) is not None:  # BODY_25's joint 1 (Neck) has no landmark
+            np.testing.assert_array_equal(coords[0, first, :2], want_xy[1, 1])
+            assert coords[0, first, 3] == 0
+        if channels == 3:  # a score of 0 keeps the estimator's position
+            assert coords[4, mp_index[2], 3] == 0 and np.all(coords[4, mp_index[2], :2] == want_xy[4, 2])
+        # landmarks the layout lacks: at the nearest joint it has, visibility 0
+        lacking = [m for m in range(33) if m not in mapped]
+        assert np.all(coords[person][:, lacking, 3] == 0)
+        np.testing.assert_array_equal(
+            coords[person, LEFT_PINKY], np.insert(coords[person, LEFT_WRIST, :3], 3, 0, axis=1)
+        )
+        np.testing.assert_array_equal(coords[person, MOUTH_LEFT, :2], coords[person, NOSE, :2])
+        heel = LEFT_ANKLE if layout == "coco17" else LEFT_HEEL
+        np.testing.assert_array_equal(coords[person, LEFT_HEEL, :2], coords[person, heel, :2])
+        for spec in (FeatureSpec(kind="body_centred"), FeatureSpec(kind="body_aligned", trajectory=True)):
+            feats = transform(coords, spec)
+            assert feats.shape == (24, spec.n_features) and np.isfinite(feats).all()
+            assert np.all(np.abs(feats[person]).sum(axis=1) > 0)
+    carried = 2 * (2 if mp_index[1] is not None else 1)
+    summary = result.summary()
+    assert f"note: {carried} undetected joint positions (x = y = 0 or NaN)" in summary
+    assert "left_pinky <- left_wrist" in summary and "visibility 0" in summary
+    assert (layout == "coco17") == ("left_heel <- left_ankle" in summary)
+    assert (layout == "openpose_body25") == ("left out: Neck, MidHip, LSmallToe, RSmallToe" in summary)
+    assert (channels == 3) == ("score written as visibility" in summary)
+    assert (f"x / {size[0]}, y / {size[1]}" in summary) if size else ("--image-size" not in summary)
+    reports = validate_landmark_csvs(dest, ValidationParams(labels=LABELS, max_missing_pose_share=1 / 24))
+    assert len(reports) == 2 and all(r.success for r in reports), [r.failures() for r in reports]
+
+
+def test_estimator_layout_mistakes_refused_with_the_remedy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pixels = tmp_path / "pixels"
+    _estimator_arrays(pixels, 17, 3, (640, 480))
+    dest = tmp_path / "landmarks"
+    rc = main(["import", str(pixels), "--dest", str(dest), "--params", str(_params(tmp_path, LABELS))])
+    err = capsys.readouterr().err.splitlines()
+    assert rc == 1 and not dest.exists()
+    assert err[0].startswith(f"actionrec import: {pixels / 'Lean' / 's.npy'}: x/y up to ")
+    assert "look like pixels" in err[0] and "remedy: pass --image-size WxH" in err[0]
+    rc = main(["import", str(pixels), "--dest", str(dest), "--params", str(_params(tmp_path, LABELS)),
+               "--image-size", "640x480"])  # fmt: skip
+    assert rc == 0 and len(list((dest / "pixels").iterdir())) == 2
+    _fails(pixels, tmp_path / "o", "after dividing by --image-size 64x48", "remedy", image_size=(64, 48))
+
+    normal = tmp_path / "normal"
+    _estimator_arrays(normal, 25, 3, None)
+    _fails(normal, tmp_path / "o", str(normal / "Lean" / "s.npy"), "normalised already", "drop --image-size",
+           image_size=(640, 480))  # fmt: skip
+    _fails(normal, tmp_path / "o", "25 joints, layout coco17 has 17", "remedy", "openpose_body25 (J=25)",
+           layout="coco17")  # fmt: skip
+    _fails(normal, tmp_path / "o", "--layout coco18: unknown", "coco17 (J=17)", layout="coco18")
+    odd = tmp_path / "odd"
+    (odd / "Lean").mkdir(parents=True)
+    np.save(odd / "Lean" / "s.npy", RNG.uniform(0.1, 0.9, (6, 18, 3)))
+    _fails(odd, tmp_path / "o", "18 joints match no accepted layout", "coco17 (J=17)", "--layout NAME")
+    np.save(odd / "Lean" / "s.npy", RNG.uniform(0.1, 0.9, (6, 17, 4)))
+    _fails(odd, tmp_path / "o", "C = 4, but coco17 arrays are (x, y) or (x, y, score)", "remedy")
+    np.save(odd / "Lean" / "s.npy", RNG.uniform(0.1, 0.9, (6, 17, 3)))
+    (odd / "Nod").mkdir()
+    np.save(odd / "Nod" / "s.npy", RNG.uniform(0.1, 0.9, (6, 33, 3)))  # 33 landmarks too, another layout
+    _fails(odd, tmp_path / "o", "different layouts", f"coco17 in e.g. {odd / 'Lean' / 's.npy'}", "mediapipe_pose in")
+
+
+def test_import_help_lists_every_layout(capsys: pytest.CaptureFixture[str]) -> None:
+    from actionrec.data.importers.keypoints import ALL_LAYOUTS
+
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name, layout in ALL_LAYOUTS.items():
+        assert f"{name} (" in text and str(layout.n_landmarks) in text
+    assert "--image-size WxH" in text
+
+
+def test_estimator_pose_without_landmark_joints_is_no_person() -> None:
+    from collections import Counter
+
+    from actionrec.data.importers.layouts import ESTIMATOR_LAYOUTS, estimator_pose
+
+    arr = np.zeros((3, 25, 3))
+    arr[0, 1] = (0.5, 0.5, 0.9)  # BODY_25 Neck alone: no MediaPipe landmark, no person
+    arr[1, 0] = (0.4, 0.3, 1.2)  # the nose alone, scored above 1
+    stats: Counter[str] = Counter()
+    pose = estimator_pose(arr, ESTIMATOR_LAYOUTS["openpose_body25"], None, Path("s.npy"), stats)
+    assert np.isnan(pose[[0, 2]]).all() and not np.isnan(pose[1]).any()
+    assert np.all(pose[1, :, :2] == np.float32([0.4, 0.3])) and pose[1, 0, 3] == 1.0 and pose[1, 1:, 3].max() == 0
+    assert stats["clipped"] == 1 and stats["never_seen"] == 20  # the 21 joints with a landmark but the nose

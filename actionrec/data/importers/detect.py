@@ -51,17 +51,30 @@ def check_one_layout(result: ImportResult) -> None:
 
 
 def read_source(
-    src: Path, grouping: Grouping, max_bad_share: float, name: str, layout: str | None = None, skip_bad: bool = False
+    src: Path,
+    grouping: Grouping,
+    max_bad_share: float,
+    name: str,
+    layout: str | None = None,
+    skip_bad: bool = False,
+    image_size: tuple[int, int] | None = None,
 ) -> ImportResult:
-    """Read ``src`` in whichever format it is (:data:`FORMATS`), without writing anything."""
+    """Read ``src`` in whichever format it is (:data:`FORMATS`), without writing anything.
+
+    ``image_size`` (width, height in pixels) converts pixel keypoint arrays; other formats refuse it.
+    """
     if not src.exists():
         raise ImportFailure(f"{src}: no such file or folder")
+    if image_size is not None and not is_keypoints(src):
+        raise ImportFailure(
+            f"{src}: --image-size is for keypoint arrays in pixels (coco17, openpose_body25); remedy: drop it"
+        )
     if src.is_file() and src.suffix.lower() == ".csv":
         result = _csvs(src, grouping, max_bad_share, name)
     elif is_mpdata(src):
         result = read_mpdata(src, name, grouping.fps, skip_bad)
     elif is_keypoints(src):
-        result = read_keypoints(src, name, grouping.fps, layout, skip_bad)
+        result = read_keypoints(src, name, grouping.fps, layout, skip_bad, image_size)
     elif src.is_dir() and any(src.rglob("*.csv")):
         result = _csvs(src, grouping, max_bad_share, name)
     else:
