@@ -3,7 +3,9 @@ reports/split.json, the leaderboard's split note and the tags of the MLflow runs
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -45,16 +47,32 @@ def test_split_report_and_tags_carry_the_leak_warning(tmp_path: Path, strategy: 
         assert "random_frames" not in tags["split.methods"]
 
 
-def test_runs_trained_on_a_frame_split_are_tagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This test's MLflow store; MLflow's process-wide URI, active experiment and the variables
+    ``set_tracking_uri`` / ``set_experiment`` write are restored afterwards."""
+    before = {v: os.environ.get(v) for v in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")}
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    yield
+    for var, value in before.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+
+
+def test_runs_trained_on_a_frame_split_are_tagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_store: None
+) -> None:
     monkeypatch.chdir(tmp_path)
-    for var in ("MLFLOW_TRACKING_URI", "DVC_ROOT"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
     write_split(tmp_path, "random_frames")
     params = load_params(REPO / "params.yaml")
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 6)), np.arange(40) % 2
     pipe = make_pipeline(LogisticRegression(max_iter=200))
     train_and_log(params, [TrainSet("train_frames", x, y, "frame", {"lr": pipe})], tmp_path / "out", [paths.SPLIT])
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert runs and all(r.data.tags.get("split.leak_warning") == LEAK_WARNING for r in runs)
