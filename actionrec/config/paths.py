@@ -1,7 +1,8 @@
 """Where the pipeline keeps its data, models and reports, relative to the repository root.
 
-raw (DVC-added inputs) -> interim (extraction) -> processed (split) -> models -> reports; the
-live bundle is ``models/package``. ``params.yaml: data`` may point the raw inputs elsewhere.
+raw (DVC-added inputs) -> interim (extraction) -> processed (split: the usable corpus and the
+manifest) -> models -> reports; the live bundle is ``models/package``. ``params.yaml: data`` may
+point the raw inputs elsewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ INTERIM_CLIPS = INTERIM / "clips"
 PROCESSED = Path("data/processed")
 SPLIT = PROCESSED / "split.csv"
 PARAMS_CHECKED = PROCESSED / "params.checked"
+CORPUS = PROCESSED / "corpus"  # the usable extracted clips (what training and evaluation read)
+CORPUS_LANDMARKS = CORPUS / "landmarks"
+CORPUS_CLIPS = CORPUS / "clips"
 
 MODELS = Path("models")
 CLASSICAL_MODELS = MODELS / "classical"

@@ -63,6 +63,15 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` at ``dst`` (a copy where linking fails, e.g. across file systems)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def swap_dir(staging: Path, out: Path) -> None:
     """Replace directory ``out`` by ``staging`` with two renames (readers never see half of it)."""
     old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")

@@ -1,24 +1,18 @@
 """All recordings of a pipeline run, and the model-ready samples of each split subset."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from actionrec.config.paths import INTERIM_CLIPS, INTERIM_LANDMARKS
-from actionrec.config.validation import ClipValidationParams
+from actionrec.config.paths import CORPUS_CLIPS, CORPUS_LANDMARKS
 from actionrec.core.features import FeatureSpec, transform
 from actionrec.core.io import atomic_open
 from actionrec.core.recording import Recording
 from actionrec.data.extracted import recording_from_npz
 from actionrec.data.landmarks import DataError, landmark_csvs, read_landmark_csv, recordings_from_file
-from actionrec.data.validation.clips import usable_clips
-
-log = logging.getLogger(__name__)
-
 
 def extracted_index(directory: Path) -> pd.DataFrame:
     """The index.csv an extraction stage wrote (empty when there were no videos)."""
@@ -26,8 +20,9 @@ def extracted_index(directory: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"clip": str, "label": str, "group": str}) if path.is_file() else pd.DataFrame()
 
 
-def load_recordings(landmarks_dir: Path, extracted_dir: Path = INTERIM_LANDMARKS) -> list[Recording]:
-    """Recorded CSV sessions plus every successfully extracted video clip, ids unique."""
+def load_recordings(landmarks_dir: Path, extracted_dir: Path = CORPUS_LANDMARKS) -> list[Recording]:
+    """Recorded CSV sessions plus every successfully extracted video clip of ``extracted_dir`` (by
+    default the usable corpus the split stage writes), ids unique."""
     recordings = [r for path in landmark_csvs(landmarks_dir) for r in recordings_from_file(read_landmark_csv(path))]
     index = extracted_index(extracted_dir)
     if not index.empty:
@@ -42,20 +37,6 @@ def load_recordings(landmarks_dir: Path, extracted_dir: Path = INTERIM_LANDMARKS
             )
         seen[rec.session_id] = rec.source
     return recordings
-
-
-def usable_recordings(
-    landmarks_dir: Path, clip_params: ClipValidationParams, extracted_dir: Path = INTERIM_LANDMARKS
-) -> list[Recording]:
-    """:func:`load_recordings` without the extracted clips that :func:`usable_clips` rejects (warns)."""
-    recordings = load_recordings(landmarks_dir, extracted_dir)
-    index = extracted_index(extracted_dir)
-    if index.empty:
-        return recordings
-    excluded = set(index.loc[~usable_clips(index, clip_params), "clip"])
-    if excluded:
-        log.warning("excluding %d clips that failed validation: %s", len(excluded), ", ".join(sorted(excluded)[:10]))
-    return [r for r in recordings if r.session_id not in excluded]
 
 
 def segments(split: pd.DataFrame, subset: str, by_id: dict[str, Recording]) -> Iterator[tuple[Recording, int, int]]:
@@ -126,7 +107,7 @@ def model_inputs(predictor, split: pd.DataFrame, subset: str, by_id: dict[str, R
 
 
 def clip_files(
-    split: pd.DataFrame, subset: str, clips_dir: Path = INTERIM_CLIPS
+    split: pd.DataFrame, subset: str, clips_dir: Path = CORPUS_CLIPS
 ) -> tuple[list[Path], list[str], list[str]]:
     """Clip npz files, labels and recording ids of the video recordings in ``subset``."""
     index = extracted_index(clips_dir)
@@ -139,7 +120,7 @@ def clip_files(
 
 
 def clip_samples(
-    split: pd.DataFrame, subset: str, clips_dir: Path = INTERIM_CLIPS
+    split: pd.DataFrame, subset: str, clips_dir: Path = CORPUS_CLIPS
 ) -> tuple[np.ndarray, list[str], list[str]]:
     """uint8 frame clips ``(N, T, H, W, 3)`` of the video recordings in ``subset`` (in memory)."""
     paths, labels, ids = clip_files(split, subset, clips_dir)

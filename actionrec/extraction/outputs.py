@@ -7,7 +7,6 @@ list disappear. Output files are hardlinks to cache entries (copies across file 
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from actionrec.core.io import swap_dir, write_text
+from actionrec.core.io import link_or_copy, swap_dir, write_text
 from actionrec.core.schema import Part
 from actionrec.data.clips import ClipRef
 from actionrec.extraction.cache import Kind, entry_path
@@ -54,14 +53,6 @@ def _row(clip: ClipRef, sha: str, kind: Kind, entry: Any, failure: Failure) -> d
     return row
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def check_unique(clips: Iterable[ClipRef]) -> None:
     """Two inputs must not write the same ``<label>/<stem>.npz``."""
     seen: dict[tuple[str, str], Path] = {}
@@ -83,7 +74,7 @@ def _output(
     with np.load(path) as entry:
         row = _row(clip, sha, kind, entry, None)
     if row["status"] == "ok":
-        _link_or_copy(path, staging / row["path"])
+        link_or_copy(path, staging / row["path"])
     return row
 
 

@@ -10,7 +10,9 @@ import mlflow
 import numpy as np
 import pytest
 
+from actionrec.data.demo.videos import FPS
 from actionrec.lineage import runrecord
+from actionrec.media.video import iter_frames, write_video
 from tests.pipeline.conftest import run, tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
@@ -151,19 +153,53 @@ def test_new_session_retrains_and_bad_session_stops_before_training(reproduced: 
     run(["dvc", "add", "-q", "data/raw/landmarks"], repo)
 
 
-def test_bad_clips_are_named_and_excluded_unknown_class_stops(reproduced: tuple[Path, str]) -> None:
+TRAINED = ("train_classical", "train_lstm", "train_convlstm", "evaluate", "package")
+
+
+def test_excluded_clips_are_named_retrain_nothing_and_unknown_class_stops(reproduced: tuple[Path, str]) -> None:
+    """Clips validation excludes change data/interim/* but not the usable corpus training reads:
+    DVC re-runs extraction, validate and split only; a usable new clip changes the corpus."""
     repo, _ = reproduced
     videos = repo / "data/raw/videos"
+    models_before = tree_digest(repo / "models")
+    corpus_before = tree_digest(repo / "data/processed/corpus")
     (videos / "Nod" / "v_Nod_g20_c01.avi").write_bytes(b"this is not a video" * 100)
     (videos / "Nod" / "v_Nod_g21_c01.avi").write_bytes(b"")
+    first = [frame for _, frame in iter_frames(videos / "Nod" / "v_Nod_g01_c01.avi", max_frames=5)]
+    write_video(videos / "Nod" / "v_Nod_g22_c01.avi", first, FPS)  # 5 frames < validate.clips.min_frames
     run(["dvc", "add", "-q", "data/raw/videos"], repo)
     proc = run(["dvc", "repro"], repo)
-    assert "2 unusable" in proc.stdout, proc.stdout
+    out = proc.stdout
+    assert "2 unusable" in out, out
+    assert "[validate] excluded clip v_Nod_g20_c01 (Nod): decode_error:" in out, out
+    assert "[validate] excluded clip v_Nod_g21_c01 (Nod): decode_error:" in out, out
+    assert "[validate] excluded clip v_Nod_g22_c01 (Nod): 5 frames < 8" in out, out
+    for stage in ("extract_landmarks", "extract_clips", "validate", "split"):
+        assert f"Running stage '{stage}'" in out, out
+    for stage in TRAINED:
+        assert f"Stage '{stage}' didn't change, skipping" in out, out
+        assert f"Running stage '{stage}'" not in out, out
+    assert tree_digest(repo / "models") == models_before
+    assert tree_digest(repo / "data/processed/corpus") == corpus_before
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo).stdout
     summary = (repo / "reports/validation/summary.md").read_text()
-    assert "v_Nod_g20_c01" in summary and "v_Nod_g21_c01" in summary
+    assert all(f"v_Nod_g2{i}_c01" in summary for i in range(3))
     split = (repo / "data/processed/split.csv").read_text()
-    assert "v_Nod_g20_c01" not in split and "v_Nod_g21_c01" not in split
+    assert "v_Nod_g2" not in split
     assert not list(repo.joinpath("data/interim").rglob("*.tmp")), "partial files left behind"
+    # A usable new clip (a copy of a Lean clip as a new group) changes what every model reads.
+    shutil.copy2(videos / "Lean" / "v_Lean_g01_c01.avi", videos / "Lean" / "v_Lean_g30_c01.avi")
+    run(["dvc", "add", "-q", "data/raw/videos"], repo)
+    run(["dvc", "repro", "split"], repo)
+    assert "v_Lean_g30_c01" in (repo / "data/processed/split.csv").read_text()
+    status = json.loads(run(["dvc", "status", "--json"], repo).stdout)
+    assert set(status) == set(TRAINED) - {"package"}, status  # package follows once the models change
+    for stage in TRAINED[:-1]:
+        changed = {k: v for entry in status[stage] for k, v in entry.get("changed deps", {}).items()}
+        assert {p for p, how in changed.items() if how == "modified"} & {
+            "data/processed/corpus/landmarks",
+            "data/processed/corpus/clips",
+        }, (stage, changed)
     (videos / "Jump").mkdir()
     shutil.copy2(next((videos / "Lean").glob("*.avi")), videos / "Jump" / "v_Jump_g01_c01.avi")
     run(["dvc", "add", "-q", "data/raw/videos"], repo)
