@@ -47,8 +47,14 @@ def test_split_report_and_tags_carry_the_leak_warning(tmp_path: Path, strategy: 
 
 def test_runs_trained_on_a_frame_split_are_tagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    for var in ("MLFLOW_TRACKING_URI", "DVC_ROOT"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    # MLflow's process-wide state restored afterwards: set_tracking_uri / set_experiment export
+    # these variables, and a later test's store has no experiment of this id
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
     write_split(tmp_path, "random_frames")
     params = load_params(REPO / "params.yaml")
     rng = np.random.default_rng(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -20,8 +21,14 @@ from tests.unit.test_leak_record import REPO, write_split
 
 def test_pooled_manifest_carries_the_calibrated_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    for var in ("MLFLOW_TRACKING_URI", "DVC_ROOT"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    # a store of its own, and MLflow's process-wide state restored afterwards (set_tracking_uri
+    # exports the variable; the active experiment id would outlive this store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")  # set_experiment exports it: removed again afterwards
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
     write_split(tmp_path, "group")
     base = load_params(REPO / "params.yaml")
     spec = base.classical.open_set.model_copy(update={"score": "max_prob", "quantile": 0.2})
