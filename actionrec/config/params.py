@@ -74,6 +74,11 @@ class BoostingParams(Strict):
     subsample: float = Field(gt=0, le=1)
 
 
+class OpenSetParams(Strict):
+    score: Literal["max_prob"] | None = Field(description="pooled models' 'unknown' score; none: off")
+    quantile: float = Field(ge=0, le=0.5, description="share of in-set validation samples called unknown")
+
+
 class ClassicalParams(Strict):
     lr: LogRegParams
     ridge: RidgeParams
@@ -84,7 +89,7 @@ class ClassicalParams(Strict):
     appearance: ForestParams = Field(description="forest of appearance-rf")
     max_train_frames: int | None = Field(ge=1)
     pooled_window: int = Field(ge=2)
-    open_set_quantile: float | None = Field(ge=0, le=1, description="pooled models' 'unknown' calibration")
+    open_set: OpenSetParams = Field(description="pooled models' 'unknown' decision")
     pooled_stride: int = Field(ge=1)
 
 

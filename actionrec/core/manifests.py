@@ -47,11 +47,23 @@ class _Strict(BaseModel):
 
 
 class OpenSet(_Strict):
-    """Per-class thresholds (label order) on the winning probability: below -> "unknown"."""
+    """The calibrated "unknown" decision (:mod:`actionrec.models.openset`): one threshold on a
+    class-independent score (``max_prob``), or, in manifests written before those,
+    per-class thresholds on the winning probability (``class_prob``, label order)."""
 
-    thresholds: list[float] = Field(min_length=1)
-    quantile: float = Field(ge=0, le=1, description="of the correct validation winners per class")
-    calibrated_on: str = Field(description="the data the thresholds come from")
+    score: Literal["class_prob", "max_prob"] = Field("class_prob", description="absent: class_prob")
+    thresholds: list[float] | None = Field(None, min_length=1, description="class_prob: one per label")
+    threshold: float | None = Field(None, description="max_prob: above it -> unknown")
+    quantile: float = Field(ge=0, le=1, description="share of in-set validation samples called unknown")
+    calibrated_on: str = Field(description="the data the threshold comes from")
+
+    @model_validator(mode="after")
+    def _complete(self) -> OpenSet:
+        if (self.score == "class_prob") != (self.thresholds is not None):
+            raise ValueError("open_set: thresholds go with score class_prob (and only with it)")
+        if (self.score == "class_prob") == (self.threshold is not None):
+            raise ValueError(f"open_set: score {self.score} needs one threshold (class_prob: thresholds)")
+        return self
 
 
 class ModelManifest(_Strict):
@@ -87,7 +99,8 @@ class ModelManifest(_Strict):
             raise ValueError("a sequence model needs window and stride")
         if self.kind == "clip" and (self.n_frames is None or self.size is None):
             raise ValueError("a clip model needs n_frames and size")
-        if self.open_set is not None and len(self.open_set.thresholds) != len(self.labels):
+        thresholds = self.open_set.thresholds if self.open_set is not None else None
+        if thresholds is not None and len(thresholds) != len(self.labels):
             raise ValueError("open_set.thresholds needs one threshold per label")
         return self
 

@@ -143,13 +143,19 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     split = read_split(SPLIT)
     try:
-        result = cross_validate(params, args.models, split)
+        if args.leave_classes_out:
+            from actionrec.evaluation import leave_classes_out as lco
+
+            result = lco.leave_classes_out(params, args.models, split, args.leave_classes_out, args.subsets)
+            stem, text = "openset", lco.report_markdown(result)
+        else:
+            result = cross_validate(params, args.models, split)
+            stem, text = "crossval", report_markdown(result)
     except ValueError as exc:
         print(f"actionrec crossval: {exc}", file=sys.stderr)
         return 2
-    write_json(args.out / "crossval.json", result)
-    text = report_markdown(result)
-    write_text(args.out / "crossval.md", text)
+    write_json(args.out / f"{stem}.json", result)
+    write_text(args.out / f"{stem}.md", text)
     print(text)
     return 0
 
@@ -173,11 +179,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"classical model names (default: {' '.join(DEFAULT_MODELS)}); fusion is added "
         "when the models of evaluate.fusion are among them",
     )
+    p.add_argument(
+        "--leave-classes-out",
+        type=int,
+        default=0,
+        metavar="K",
+        help="instead: the open-set protocol of the pooled models, K classes held out per set "
+        "(writes openset.json / openset.md)",
+    )
+    p.add_argument("--subsets", type=int, default=5, help="held-out class sets (seeded; default: %(default)s)")
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)")
     p.add_argument(
         "--out",
         type=Path,
         default=CROSSVAL_REPORTS,
-        help="folder for crossval.json and crossval.md (default: %(default)s)",
+        help="folder for crossval.json / crossval.md or openset.json / openset.md (default: %(default)s)",
     )
     p.set_defaults(func=_run)

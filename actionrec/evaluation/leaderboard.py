@@ -31,6 +31,13 @@ def score_tables(
     return metrics, own, common
 
 
+OPEN_SET_NOTE = (
+    '\nOpen set ("unknown" for actions outside the label set): the pooled models\' in-set accuracy without / '
+    "with unknown and the share of held-out classes' clips called unknown are in "
+    f"`{paths.CROSSVAL_REPORTS}/openset.md`, written by `actionrec crossval --leave-classes-out K` "
+    "(not a pipeline stage: it refits every pooled model per held-out set).\n"
+)
+
 _HEAD = (
     "| rank | model | input | test set | test clips | clip acc | clip macro-F1 | sample acc | sample macro-F1 |\n"
     "|---:|---|---|---|---:|---:|---:|---:|---:|\n"
@@ -84,4 +91,5 @@ def leaderboard_markdown(common: list[dict], own: list[dict], rank_by: str, spli
         "Samples are frames (classical), windows (LSTM) or clips (ConvLSTM, appearance); clip-level scores "
         "average the sample probabilities of each test recording. `fusion` averages the clip probabilities "
         "of the models in its input column (`evaluate.fusion`). A set's id is a digest of its recordings' ids.\n"
+        + OPEN_SET_NOTE
     )

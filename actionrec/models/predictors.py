@@ -37,13 +37,16 @@ class Predictor:
 
     def unknown(self, proba: np.ndarray) -> np.ndarray:
         """Whether each probability row is "unknown" under the model's calibrated open-set
-        thresholds (all False for a model without them)."""
-        proba = np.atleast_2d(proba)
-        if self.manifest.open_set is None:
-            return np.zeros(len(proba), dtype=bool)
-        from actionrec.models.openset import unknown_mask
+        decision (all False for a model without one)."""
+        from actionrec.models import openset
 
-        return unknown_mask(proba, self.manifest.open_set.thresholds)
+        proba = np.atleast_2d(proba)
+        spec = self.manifest.open_set
+        if spec is None:
+            return np.zeros(len(proba), dtype=bool)
+        if spec.thresholds is not None:  # class_prob (manifests written before max_prob)
+            return openset.unknown_mask(proba, spec.thresholds)
+        return openset.max_prob_score(proba) > float(spec.threshold or 0.0)
 
     def predict_proba(self, inputs: Any) -> np.ndarray:
         """Probabilities for frame features ``(N, F)``, a list of windows ``(T_i, F)`` (sequence

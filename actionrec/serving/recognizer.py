@@ -3,9 +3,10 @@
 One frame goes: MediaPipe Holistic (created once) -> landmarks ->
 :func:`actionrec.core.features.transform` (the model's own feature spec, as in training) -> the
 classifier (per frame, or a sliding window of the last ``window`` frames for a sequence
-model) -> smoothing (mean of the last ``k`` probability vectors) -> label; ``unknown`` below the
-model's calibrated open-set threshold of its class (an action outside the label set), else
-``uncertain`` below the live threshold.
+model) -> smoothing (mean of the last ``k`` probability vectors) -> label; ``unknown`` where the
+model's calibrated open-set decision says so (:meth:`~actionrec.models.predictors.Predictor.unknown`
+on the smoothed probabilities: an action outside the label set), else ``uncertain`` below the
+live threshold.
 """
 
 from __future__ import annotations

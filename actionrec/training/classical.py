@@ -12,19 +12,18 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
-from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from actionrec.config import paths
 from actionrec.config.params import Params
 from actionrec.core.labels import LabelMap
-from actionrec.core.manifests import Kind, ModelManifest, OpenSet, write_model
+from actionrec.core.manifests import Kind, ModelManifest, write_model
 from actionrec.data.corpus import load_recordings, training_inputs
 from actionrec.data.split import split_tags
 from actionrec.lineage import runrecord, tracking
 from actionrec.lineage.tags import flatten, lineage_tags
 from actionrec.models.classical import PARAM_SECTIONS, TRUSTED_TYPES, classical_models, predict_proba, save_skops
-from actionrec.models.openset import calibrate
+from actionrec.models.openset_fit import calibrate_open_set
 
 PIP = ("scikit-learn", "skops", "numpy", "scipy")
 INPUTS: tuple[tuple[Kind, str], ...] = (
@@ -44,8 +43,8 @@ class TrainSet:
     kind: Kind
     pipes: dict[str, Pipeline]
     extra: dict[str, int] = field(default_factory=dict)  # what serving the model needs beyond its features
-    # open-set calibration: (x, y) of the split's train rows and of its val rows (other groups)
-    calib: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    # open-set calibration: the training windows' groups (None: no calibration)
+    groups: np.ndarray | None = None
 
 
 def train_sets(params: Params, split: pd.DataFrame, split_path: Path) -> list[TrainSet]:
@@ -65,33 +64,22 @@ def train_sets(params: Params, split: pd.DataFrame, split_path: Path) -> list[Tr
         elif kind == "clip":
             extra = {"n_frames": int(x.shape[1]), "size": int(x.shape[2])}
         pipes = {n: pipe for n, (k, pipe) in models.items() if k == kind}
-        calib = None
-        if kind == "sequence" and params.classical.open_set_quantile is not None:
-            calib = calibration_set(params, split, recordings, labels, str(split_path))
-        sets.append(TrainSet(name, x, labels.encode(names, str(split_path)), kind, pipes, extra, calib))
+        y, groups = labels.encode(names, str(split_path)), None
+        if kind == "sequence" and params.classical.open_set.score is not None:
+            x, y, groups = grouped_windows(params, fit_rows, recordings, labels, str(split_path))
+        sets.append(TrainSet(name, x, y, kind, pipes, extra, groups))
     return sets
 
 
-def calibration_set(params: Params, split: pd.DataFrame, recordings: dict, labels: LabelMap, source: str):
-    """Pooled windows of the train rows and of the val rows (None without both)."""
-    x_tr, n_tr = training_inputs("sequence", split[split["subset"] == "train"], recordings, params)
-    val = split[split["subset"] == "val"].assign(subset="train")
-    x_val, n_val = training_inputs("sequence", val, recordings, params)
-    if not n_tr or not n_val:
-        return None
-    return x_tr, labels.encode(n_tr, source), x_val, labels.encode(n_val, source)
-
-
-def open_set(params: Params, pipe: Pipeline, calib: tuple | None, n_labels: int) -> OpenSet | None:
-    """Thresholds of a copy of ``pipe`` fitted on the train rows, scored on the val rows."""
-    q = params.classical.open_set_quantile
-    if calib is None or q is None:
-        return None
-    x_tr, y_tr, x_val, y_val = calib
-    fitted = clone(pipe).fit(x_tr, y_tr)
-    proba = np.zeros((len(x_val), n_labels))
-    proba[:, fitted.classes_.astype(int)] = predict_proba(fitted, x_val)
-    return OpenSet(thresholds=calibrate(proba, y_val, q), quantile=q, calibrated_on="split val rows")
+def grouped_windows(params: Params, rows: pd.DataFrame, recordings: dict, labels: LabelMap, source: str):
+    """The pooled models' training windows of ``rows``, group by group: ``(x, y, groups)``."""
+    xs, ys, gs = [], [], []
+    for group, part in rows.groupby("group", sort=True):
+        x, names = training_inputs("sequence", part, recordings, params)
+        xs.append(x)
+        ys.append(labels.encode(names, source))
+        gs.append(np.full(len(x), str(group), dtype=object))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
 
 
 def log_model(pipe: Pipeline, example: np.ndarray) -> None:
@@ -134,7 +122,11 @@ def train_and_log(params: Params, sets: list[TrainSet], out: Path, inputs: list[
                     )
                     log_model(pipe, ts.x[:2])
                     save_skops(pipe, out / f"{name}.skops")
-                    unknown = open_set(params, pipe, ts.calib, len(labels.labels))
+                    unknown = None
+                    if ts.groups is not None:
+                        unknown = calibrate_open_set(
+                            params.classical.open_set, pipe, ts.x, ts.y, ts.groups, len(labels.labels)
+                        )
                     write_model(
                         out / f"{name}.json",
                         ModelManifest(

@@ -1,5 +1,6 @@
-"""Open set: per-class thresholds calibrated on validation clips reject an action outside the
-label set and accept the actions inside it, the same way wherever a Predictor is used."""
+"""Open set: one max_prob threshold calibrated on out-of-fold scores rejects an action outside the
+label set and accepts the actions inside it at the calibrated rate, wherever a Predictor is used;
+manifests with the older per-class thresholds still load and decide as before."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from actionrec.config.params import OpenSetParams
 from actionrec.core.features import FeatureSpec, PoolingSpec, transform
 from actionrec.core.labels import LabelMap
 from actionrec.core.manifests import ModelManifest, OpenSet
-from actionrec.models.classical import build_pooled_pipelines, predict_proba
-from actionrec.models.openset import calibrate, unknown_mask
+from actionrec.models.classical import build_pooled_pipelines
+from actionrec.models.openset import calibrate, max_prob_score, threshold, unknown_mask
+from actionrec.models.openset_fit import calibrate_open_set, fold_ids
 from actionrec.models.predictors import Predictor
 from tests.unit.test_classical import SMALL
 
@@ -40,10 +43,13 @@ def dataset(random_landmarks, seeds: range) -> tuple[np.ndarray, np.ndarray]:
 
 def test_rejects_an_out_of_set_clip_and_accepts_in_set_ones(random_landmarks) -> None:
     pipe = build_pooled_pipelines(SMALL, seed=0, window=WINDOW, features=SPEC)["pooled-rf"]
-    x_tr, y_tr = dataset(random_landmarks, range(12))
-    x_val, y_val = dataset(random_landmarks, range(100, 108))
-    pipe.fit(x_tr, y_tr)
-    thresholds = calibrate(predict_proba(pipe, x_val), y_val, quantile=0.05)
+    x, y = dataset(random_landmarks, range(20))
+    groups = np.repeat([f"actor{i % 5}" for i in range(20)], len(JOINTS))  # 5 actors, 4 clips each per class
+    params = OpenSetParams(score="max_prob", quantile=0.1)
+    open_set = calibrate_open_set(params, pipe, x, y, groups, len(LABELS))
+    assert open_set is not None and open_set.score == "max_prob" and open_set.quantile == 0.1
+    assert "60 training windows (5 folds by group)" in open_set.calibrated_on
+    pipe.fit(x, y)
     manifest = ModelManifest(
         name="pooled-rf",
         kind="sequence",
@@ -52,16 +58,45 @@ def test_rejects_an_out_of_set_clip_and_accepts_in_set_ones(random_landmarks) ->
         features=SPEC,
         window=WINDOW,
         stride=WINDOW,
-        open_set=OpenSet(thresholds=thresholds, quantile=0.05, calibrated_on="test"),
+        open_set=open_set,
     )
     pred = Predictor("pooled-rf", "sequence", LabelMap(LABELS), manifest, pipe)
-    x_in, y_in = dataset(random_landmarks, range(200, 206))
-    windows = list(x_in.reshape(len(x_in), WINDOW, -1))
-    proba = pred.predict_proba(windows)
+    x_in, y_in = dataset(random_landmarks, range(200, 240))
+    proba = pred.predict_proba(list(x_in.reshape(len(x_in), WINDOW, -1)))
     assert (proba.argmax(axis=1) == y_in).mean() == 1.0
-    assert pred.unknown(proba).mean() <= 0.1  # in-set: accepted (a 0.05 quantile rejects ~5 %)
-    outsider = [clip(random_landmarks, HEAD, 7 + s).reshape(WINDOW, -1) for s in range(3)]
+    assert pred.unknown(proba).mean() <= 0.2  # in-set: about the calibrated 10 % called unknown
+    outsider = [clip(random_landmarks, HEAD, 7 + s).reshape(WINDOW, -1) for s in range(5)]
     assert pred.unknown(pred.predict_proba(outsider)).all()  # out-of-set: unknown
+
+
+def test_threshold_is_the_quantile_of_the_in_set_scores_and_folds_follow_groups() -> None:
+    scores = np.arange(101) / 100  # 0.00 ... 1.00
+    assert threshold(scores, 0.05) == 0.95 and threshold(scores, 0.0) == 1.0
+    assert max_prob_score(np.array([[0.7, 0.3], [0.2, 0.8]])).round(6).tolist() == [0.3, 0.2]
+    folds = fold_ids(np.array(["b", "a", "c", "a", "g", "f", "e", "d"]), max_folds=5)
+    assert folds.tolist() == [1, 0, 2, 0, 1, 0, 4, 3]  # rank of the group modulo 5: a group stays in one fold
+    assert calibrate_open_set(OpenSetParams(score=None, quantile=0.05), None, *([np.zeros(2)] * 3), 2) is None
+    one_group = np.array(["a", "a"])
+    assert (
+        calibrate_open_set(OpenSetParams(score="max_prob", quantile=0.05), None, np.zeros(2), np.zeros(2), one_group, 2)
+        is None
+    )
+
+
+def test_old_class_prob_manifests_load_and_decide_as_before() -> None:
+    old = {"thresholds": [0.6, 0.9, 0.5], "quantile": 0.05, "calibrated_on": "split val rows"}  # no score field
+    manifest = ModelManifest(
+        name="pooled-rf", kind="sequence", model_file="p.skops", labels=LABELS, features=SPEC, window=4, stride=4,
+        open_set=OpenSet.model_validate(old),
+    )  # fmt: skip
+    assert manifest.open_set is not None and manifest.open_set.score == "class_prob"
+    pred = Predictor("pooled-rf", "sequence", LabelMap(LABELS), manifest, None)
+    proba = np.array([[0.65, 0.3, 0.05], [0.1, 0.85, 0.05], [0.2, 0.2, 0.6]])
+    assert pred.unknown(proba).tolist() == [False, True, False]
+    with pytest.raises(ValidationError, match="needs one threshold"):
+        OpenSet(score="max_prob", quantile=0.05, calibrated_on="x")
+    with pytest.raises(ValidationError, match="thresholds go with score class_prob"):
+        OpenSet(score="max_prob", thresholds=[0.5], threshold=0.5, quantile=0.05, calibrated_on="x")
 
 
 def test_thresholds_are_the_quantile_of_correct_winners() -> None:
