@@ -24,7 +24,11 @@ models' input, so live and the web app pool exactly as training does). Its ``poo
   to the window;
 * ``velocity``: mean and std of each feature's frame-to-frame velocity;
 * ``spectrum``: magnitudes of the first N temporal frequencies of each feature (low-frequency
-  spectrum: how fast and how regularly a joint oscillates).
+  spectrum: how fast and how regularly a joint oscillates);
+* ``acceleration``: mean absolute and std of each feature's second frame difference (how jerky);
+* ``distances`` (needs ``pose``): mean, std, min and max over the window of the x-y distances
+  between every pair of ``DISTANCE_JOINTS`` (nose, shoulders, elbows, wrists, hips, knees,
+  ankles: 78 pairs), in body-scale units: the body's shape, whatever the joints' positions.
 
 The defaults (all off) give the original pooled statistics, so older models keep their input.
 
@@ -53,6 +57,9 @@ from actionrec.core.schema import (
 
 _EPS = 1e-6
 TRAJECTORY_NAMES = ("body_x", "body_y", "body_scale")
+# pose joints whose pairwise distances ``pooling.distances`` pools: nose, shoulders, elbows,
+# wrists, hips, knees, ankles (MediaPipe pose indices)
+DISTANCE_JOINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 
 
 class PoolingSpec(BaseModel):
@@ -63,6 +70,8 @@ class PoolingSpec(BaseModel):
     clip_norm: bool = False
     velocity: bool = False
     spectrum: int = Field(0, ge=0)
+    acceleration: bool = False
+    distances: bool = False
 
 
 class FeatureSpec(BaseModel):
@@ -84,6 +93,8 @@ class FeatureSpec(BaseModel):
                 f"columns; it needs features.kind body_centred (got {self.kind}) and "
                 f"features.trajectory true (got {self.trajectory})"
             )
+        if self.pooling.distances and Part.POSE not in self.parts:
+            raise ValueError("features.pooling.distances measures pose joints; it needs pose in features.parts")
         return self
 
     def required_layout(self) -> Layout:
@@ -167,7 +178,25 @@ def pool(windows: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     w = np.asarray(windows, dtype=np.float32)
     if w.ndim != 3 or w.shape[2] != spec.n_features:
         raise ValueError(f"pool: expected windows (N, T, {spec.n_features}), got {w.shape}")
-    return pool_statistics(_clip_normalise(w, spec) if spec.pooling.clip_norm else w, spec.pooling)
+    if spec.pooling.clip_norm:
+        w = _clip_normalise(w, spec)
+    out = pool_statistics(w, spec.pooling)
+    if not spec.pooling.distances:
+        return out
+    d = _joint_distances(w, spec)
+    return np.concatenate([out, d.mean(axis=1), d.std(axis=1), d.min(axis=1), d.max(axis=1)], axis=1)
+
+
+def _joint_distances(w: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """``(N, T, F)`` windows -> ``(N, T, pairs)`` x-y distances between ``DISTANCE_JOINTS``."""
+    n_chan = len(CHANNELS) if spec.visibility else 3
+    start = 0
+    for part in spec.parts[: spec.parts.index(Part.POSE)]:
+        start += (part_slice(part).stop - part_slice(part).start) * n_chan
+    cols = np.asarray(DISTANCE_JOINTS) * n_chan + start
+    xy = np.stack([w[:, :, cols], w[:, :, cols + 1]], axis=-1)  # (N, T, joints, 2)
+    i, j = np.triu_indices(len(DISTANCE_JOINTS), k=1)
+    return np.linalg.norm(xy[:, :, i] - xy[:, :, j], axis=-1).astype(np.float32)
 
 
 def pool_statistics(w: np.ndarray, pooling: PoolingSpec) -> np.ndarray:
@@ -180,6 +209,9 @@ def pool_statistics(w: np.ndarray, pooling: PoolingSpec) -> np.ndarray:
         centred = w - w.mean(axis=1, keepdims=True)
         mag = np.abs(np.fft.rfft(centred, n=max(w.shape[1], 2 * k), axis=1))[:, 1 : k + 1] / w.shape[1]
         out += [mag[:, i] for i in range(k)]
+    if pooling.acceleration:
+        acc = np.diff(w, n=2, axis=1) if w.shape[1] > 2 else np.zeros_like(w)
+        out += [np.abs(acc).mean(axis=1), acc.std(axis=1)]
     return np.concatenate(out, axis=1).astype(np.float32)
 
 
