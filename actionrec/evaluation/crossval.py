@@ -91,12 +91,13 @@ def select_on_split(params: Params, models: list[str], split: pd.DataFrame) -> d
     fit = split[split["subset"].isin(["train", "val"])]
     by_id = {r.session_id: r for r in load_recordings(params.data.landmarks_dir)}
     grid = selection.candidates(params.features)
-    data = {name: selection.group_data(params, fit, by_id, spec) for name, spec in grid.items()}
+    by = "subset" if (fit["method"] == "temporal").all() else "group"  # temporal: its train / val blocks
+    data = {name: selection.group_data(params, fit, by_id, spec, by) for name, spec in grid.items()}
     out = {}
     for name in pooled:
         best, scores = selection.pick(_after_pooling(params, name), data)
         out[name] = {"pick": best, "inner_accuracy": scores, "set": selection.overrides(grid[best])}
-    return {"groups": sorted(str(g) for g in fit["group"].unique()), "models": out}
+    return {"folds_by": by, "groups": sorted(str(g) for g in fit[by].unique()), "models": out}
 
 
 def _groups(split: pd.DataFrame) -> list[str]:
@@ -230,7 +231,8 @@ def report_markdown(result: dict[str, Any]) -> str:
 def selection_markdown(result: dict[str, Any]) -> str:
     """The ``--select`` report: each candidate's inner accuracy and the pick's params."""
     lines = [
-        f"# Feature selection on the train + val groups ({len(result['groups'])} groups; test groups unread)\n",
+        f"# Feature selection on the train + val rows (folds by {result['folds_by']}: "
+        f"{', '.join(result['groups'])}; test rows unread)\n",
         "| model | candidate | inner window accuracy |",
         "|---|---|---:|",
     ]

@@ -15,7 +15,9 @@ each with the params' ``parts`` and with pose only (``/pose``): at most 8 candid
 
 ``actionrec crossval --nested`` picks per outer fold on the other groups (so the reported
 figure never saw its own choice), ``actionrec crossval --select`` once on the split's train and
-val groups (never its test groups) and prints the ``dvc exp run -S`` options of the pick.
+val groups (never its test groups) and prints the ``dvc exp run -S`` options of the pick. A
+temporal split (one recording per class, cut in time) has no groups to hold out: there the two
+folds are its train and val blocks (fit on one, score the other).
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ def candidates(features: FeatureSpec) -> dict[str, FeatureSpec]:
     return out
 
 
-def group_data(params: Params, split: pd.DataFrame, by_id: dict, spec: FeatureSpec) -> GroupData:
-    """Every group's training windows under ``spec``, pooled as the pooled models pool them."""
+def group_data(params: Params, split: pd.DataFrame, by_id: dict, spec: FeatureSpec, by: str = "group") -> GroupData:
+    """The training windows of each value of column ``by`` (a group; ``subset`` for a temporal
+    split's blocks) under ``spec``, pooled as the pooled models pool them."""
     from actionrec.core.labels import LabelMap
     from actionrec.data.corpus import training_inputs
     from actionrec.models.classical import TemporalPooling
@@ -70,7 +73,7 @@ def group_data(params: Params, split: pd.DataFrame, by_id: dict, spec: FeatureSp
     under = params.model_copy(update={"features": spec})
     pooler = TemporalPooling(params.classical.pooled_window, spec.model_dump_json())
     out: GroupData = {}
-    for group, rows in split.groupby("group", sort=True):
+    for group, rows in split.groupby(by, sort=True):
         x, names = training_inputs("sequence", rows.assign(subset="train"), by_id, under)
         if names:
             out[str(group)] = (pooler.transform(x), labels.encode(names))

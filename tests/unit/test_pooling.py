@@ -92,3 +92,55 @@ def _clip_normalised(feats: np.ndarray, s: FeatureSpec) -> np.ndarray:
     from actionrec.core.features import _clip_normalise
 
     return _clip_normalise(feats[None], s)[0]
+
+
+def test_acceleration_adds_second_difference_statistics(random_landmarks) -> None:
+    feats = transform(random_landmarks(16, 33, seed=8), spec())[None]
+    n = feats.shape[2]
+    out = pool(feats, spec(acceleration=True))
+    assert out.shape == (1, 7 * n)
+    np.testing.assert_array_equal(out[:, : 5 * n], pool(feats, spec()))  # old columns unchanged, first
+    t = np.arange(12, dtype=np.float32)
+    steady = (0.5 * t)[None, :, None]  # constant velocity: no acceleration
+    assert np.abs(pool_statistics(steady, PoolingSpec(acceleration=True))[0, 5:]).max() < 1e-6
+    jerky = steady + (t % 2)[None, :, None]
+    assert pool_statistics(jerky, PoolingSpec(acceleration=True))[0, 5] == pytest.approx(2.0)
+    assert pool_statistics(steady[:, :2], PoolingSpec(acceleration=True)).shape == (1, 7)  # too short: zeros
+
+
+def test_joint_distances_measure_body_shape_not_place_or_size(random_landmarks) -> None:
+    from actionrec.core.features import DISTANCE_JOINTS
+
+    raw = random_landmarks(10, 33, seed=9)
+    s = spec(clip_norm=True, distances=True)
+    feats = transform(raw, s)[None]
+    pairs = len(DISTANCE_JOINTS) * (len(DISTANCE_JOINTS) - 1) // 2
+    out = pool(feats, s)
+    assert pairs == 78 and out.shape == (1, 5 * feats.shape[2] + 4 * pairs)
+    moved = raw.copy()
+    moved[..., :3] = raw[..., :3] * 0.7 + np.float32(0.1)
+    np.testing.assert_allclose(pool(transform(moved, s)[None], s), out, atol=1e-3)
+    spread = raw.copy()  # the arms wide apart: the wrists' distance grows, the frame's place does not
+    spread[:, 15, 0] += 0.2
+    spread[:, 16, 0] -= 0.2
+    dist = pool(transform(spread, s)[None], s)[0, 5 * feats.shape[2] :]
+    i, j = np.triu_indices(len(DISTANCE_JOINTS), k=1)
+    wrists = np.flatnonzero((np.asarray(DISTANCE_JOINTS)[i] == 15) & (np.asarray(DISTANCE_JOINTS)[j] == 16))[0]
+    assert dist[wrists] > out[0, 5 * feats.shape[2] + wrists] + 0.2  # mean wrist-wrist distance, body units
+
+
+def test_joint_distances_find_pose_after_other_parts(random_landmarks) -> None:
+    raw = random_landmarks(6, 543, seed=10)  # holistic + hands
+    hands_first = FeatureSpec(parts=["left_hand", "pose"], pooling=PoolingSpec(distances=True))
+    pose_only = FeatureSpec(parts=["pose"], pooling=PoolingSpec(distances=True))
+    a = pool(transform(raw, hands_first)[None], hands_first)[0, -4 * 78 :]
+    b = pool(transform(raw, pose_only)[None], pose_only)[0, -4 * 78 :]
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    with pytest.raises(ValidationError, match="needs pose in features.parts"):
+        FeatureSpec(parts=["left_hand"], pooling=PoolingSpec(distances=True))
+
+
+def test_manifest_without_the_new_options_loads_with_them_off() -> None:
+    old = {"clip_norm": True, "velocity": True, "spectrum": 3}  # a manifest written before them
+    loaded = FeatureSpec.model_validate({"trajectory": True, "pooling": old}).pooling
+    assert loaded == PoolingSpec(**old) and not loaded.acceleration and not loaded.distances
