@@ -70,7 +70,8 @@ def nested_cross_validate(params: Params, models: list[str], split: pd.DataFrame
             best, scores = selection.pick(_after_pooling(params, name), inner)
             picks[name][group] = {"pick": best, "inner_accuracy": scores}
             chosen = params.model_copy(update={"features": grid[best]})
-            folds[name] |= {group: r for r in _score_fold(chosen, [name], fold, by_id).values()}
+            if name in (scored := _score_fold(chosen, [name], fold, by_id)):
+                folds[name][group] = scored[name]
         _progress(group, folds)
     result = _pooled(params, groups, folds)
     result["grid"] = {name: selection.overrides(spec) for name, spec in grid.items()}
@@ -201,6 +202,8 @@ def _pooled(params: Params, groups: list[str], folds: dict[str, dict[str, dict[s
             for name, r in pooled.items()
         },
     }
+
+
 def report_markdown(result: dict[str, Any]) -> str:
     import numpy as np
 
@@ -237,7 +240,9 @@ def selection_markdown(result: dict[str, Any]) -> str:
         "|---|---|---:|",
     ]
     for name, m in sorted(result["models"].items()):
-        lines += [f"| {name} | {c}{' (pick)' if c == m['pick'] else ''} | {a:.3f} |" for c, a in m["inner_accuracy"].items()]
+        lines += [
+            f"| {name} | {c}{' (pick)' if c == m['pick'] else ''} | {a:.3f} |" for c, a in m["inner_accuracy"].items()
+        ]
     for name, m in sorted(result["models"].items()):
         lines.append(f"\n{name}: `dvc exp run " + " ".join(f"-S {o}" for o in m["set"]) + "`")
     return "\n".join(lines) + "\n"

@@ -27,7 +27,9 @@ def test_grid_is_the_params_features_and_the_ladder_with_and_without_hands() -> 
     pose = selection.candidates(FeatureSpec())
     assert list(pose) == ["params", "clip", "clip+accel", "clip+shape"]  # pose only already: no /pose copies
     assert not pose["params"].pooling.clip_norm and pose["clip+shape"].pooling.distances
-    assert all(s.trajectory and s.pooling.clip_norm and s.pooling.spectrum == 4 for n, s in pose.items() if n != "params")
+    assert all(
+        s.trajectory and s.pooling.clip_norm and s.pooling.spectrum == 4 for n, s in pose.items() if n != "params"
+    )
     rich = selection.candidates(FeatureSpec(parts=[Part.POSE, Part.LEFT_HAND], trajectory=True))
     assert len(rich) == 8 and rich["clip/pose"].parts == [Part.POSE] and rich["clip"].parts != [Part.POSE]
 
@@ -86,11 +88,15 @@ def test_select_reads_no_test_rows(tmp_path: Path, random_landmarks, monkeypatch
     assert read and all(s <= {"train", "val"} for s in read)
     assert result["folds_by"] == "group" and result["groups"] == ["a0", "a1", "a2"]  # a3 is the test actor
     m = result["models"]["pooled-et"]
-    assert m["pick"] in m["inner_accuracy"] and m["set"] == selection.overrides(selection.candidates(FeatureSpec())[m["pick"]])
+    assert m["pick"] in m["inner_accuracy"] and m["set"] == selection.overrides(
+        selection.candidates(FeatureSpec())[m["pick"]]
+    )
     assert "dvc exp run -S features.kind=" in crossval.selection_markdown(result)
 
 
-def test_temporal_split_selects_on_its_train_and_val_blocks(tmp_path: Path, random_landmarks, monkeypatch, repo: Path) -> None:
+def test_temporal_split_selects_on_its_train_and_val_blocks(
+    tmp_path: Path, random_landmarks, monkeypatch, repo: Path
+) -> None:
     split = corpus(tmp_path, random_landmarks)
     monkeypatch.chdir(tmp_path)
     temporal = split.assign(method="temporal")
