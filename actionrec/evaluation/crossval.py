@@ -5,6 +5,10 @@ Weizmann: leave-one-actor-out), which needs one fit per group; this command does
 pipeline's own inputs (the split manifest, the recordings and extracted clips) with the same
 feature transform, pipelines and clip-level scoring as ``evaluate``, including the
 ``evaluate.fusion`` entry. Every recording is tested exactly once; the report pools all folds.
+
+``--nested`` picks the pooled models' features per fold from the grid of
+:mod:`actionrec.evaluation.selection` by inner folds of the other groups only; ``--select`` picks
+them once on the split's train + val rows and prints the params to use.
 """
 
 from __future__ import annotations

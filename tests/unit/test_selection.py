@@ -110,3 +110,16 @@ def test_selection_needs_pooled_models_and_two_groups(tmp_path: Path, repo: Path
         crossval.nested_cross_validate(params, ["rf"], pd.DataFrame())
     with pytest.raises(ValueError, match="two or more training groups"):
         selection.pick(None, {"params": {"a0": (None, None)}})
+
+
+def test_plain_cross_validation_tests_every_clip_once(
+    tmp_path: Path, random_landmarks, monkeypatch, repo: Path
+) -> None:
+    split = corpus(tmp_path, random_landmarks)
+    monkeypatch.chdir(tmp_path)
+    result = crossval.cross_validate(small_params(repo, tmp_path), ["pooled-rf", "rf"], split)
+    groups = sorted(split["group"].unique())
+    for name in ("pooled-rf", "rf"):
+        m = result["models"][name]
+        assert m["n_clips"] == split["session_id"].nunique() and sorted(m["fold_accuracy"]) == groups
+    assert "grid" not in result and "Nested" not in crossval.report_markdown(result)
