@@ -34,20 +34,14 @@ def test_grid_is_the_params_features_and_the_ladder_with_and_without_hands() -> 
     assert len(rich) == 8 and rich["clip/pose"].parts == [Part.POSE] and rich["clip"].parts != [Part.POSE]
 
 
-def test_overrides_set_params_features_to_the_pick(repo: Path) -> None:
-    import yaml
+def test_overrides_set_params_features_to_the_pick(tmp_path: Path, repo: Path) -> None:
+    from dvc.utils.hydra import apply_overrides
 
     spec = selection.candidates(FeatureSpec(parts=[Part.POSE, Part.RIGHT_HAND]))["clip+shape"]
-    features = load_params(repo / "params.yaml").features.model_dump(mode="json")
-    for option in selection.overrides(spec):
-        key, value = option.split("=", 1)
-        *path, leaf = key.split(".")[1:]
-        node = features
-        for p in path:
-            node = node[p]
-        assert leaf in node  # every option names an existing key
-        node[leaf] = yaml.safe_load(value)
-    assert FeatureSpec.model_validate(features) == spec
+    path = tmp_path / "params.yaml"
+    path.write_text((repo / "params.yaml").read_text())
+    apply_overrides(path, selection.overrides(spec))  # what `dvc exp run -S ...` does
+    assert load_params(path).features == spec
 
 
 def test_nested_picks_never_see_the_outer_fold(tmp_path: Path, random_landmarks, monkeypatch, repo: Path) -> None:
