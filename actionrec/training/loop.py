@@ -96,7 +96,7 @@ def make_loader(
         generator=generator,
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=num_workers > 0,
+        persistent_workers=num_workers > 0 and not hasattr(ds, "set_epoch"),  # workers see the epoch
     )
 
 
@@ -225,6 +225,8 @@ def _fit(
         start = time.perf_counter()
         desc = f"epoch {epoch}/{cfg.epochs}"
         train_loader.sampler.set_epoch(epoch - 1)
+        if hasattr(train_ds, "set_epoch"):  # augmented datasets draw each epoch's transforms afresh
+            train_ds.set_epoch(epoch - 1)
         train_loss, train_acc = _run_epoch(net, train_loader, device, precision, optimizer, desc)
         train_s = time.perf_counter() - start
         if not math.isfinite(train_loss):
