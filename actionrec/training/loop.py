@@ -170,7 +170,10 @@ def fit(
     model too (:func:`seed_everything`) for reproducible initial weights. Each epoch appends
     ``epoch, train_loss, train_acc, val_loss, val_acc, seconds`` (whole epoch) and
     ``samples_per_s`` (training phase) to the history and passes that row to ``on_epoch``.
-    On return the model is on the training device and holds the best epoch's weights.
+    On return the model is on the training device and holds the best epoch's weights. A training
+    set with ``set_epoch`` (:class:`~actionrec.training.augment.AugmentedWindows`) is told each
+    epoch's number (from 0) before the epoch, so its random transforms differ between epochs
+    but not between runs.
 
     Under ``torchrun`` (``WORLD_SIZE > 1``) each process trains a DistributedDataParallel
     replica on its shard of every epoch (``cfg.batch_size`` per process; see :func:`make_loader`),

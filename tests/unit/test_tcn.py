@@ -141,3 +141,20 @@ def test_predict_proba_serves_the_tcn() -> None:
     proba = predict_proba(model, ds, batch_size=2)
     assert proba.shape == (3, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_the_loop_tells_the_training_set_each_epoch() -> None:
+    spec = FeatureSpec()
+    train, val = demo_windows([1], spec), demo_windows([2], spec)
+    augment = AugmentConfig(mirror=0.5, scale=0.0, rotate=0.0, crop=0.0, speed=0.0, joint_dropout=0.0)
+
+    class Recording(AugmentedWindows):
+        seen: list[int] = []
+
+        def set_epoch(self, epoch: int) -> None:
+            self.seen.append(epoch)
+            super().set_epoch(epoch)
+
+    ds = Recording(train, Augmenter(spec, augment), seed=0)
+    fit(tiny_tcn(n_features=spec.n_features, n_classes=4), ds, val, cfg(epochs=3))
+    assert ds.seen == [0, 1, 2]
