@@ -213,15 +213,12 @@ def test_per_stage_seed_refused(tmp_path: Path, raw: dict, section: str) -> None
         load_params(write(tmp_path, raw))
 
 
-def test_lstm_augmentation_is_off_by_default(raw: dict) -> None:
-    assert not Params.model_validate(raw).lstm.augment.active  # the committed LSTM trains as before
-
-
 @pytest.mark.parametrize(
     ("parts", "section"), [(["pose", "face"], "tcn"), (["pose", "left_hand"], "tcn"), (["pose", "face"], "lstm")]
 )
 def test_mirror_needs_parts_with_left_right_twins(tmp_path: Path, raw: dict, parts: list[str], section: str) -> None:
     raw["features"]["parts"] = parts
+    raw["lstm"]["augment"]["mirror"] = raw["tcn"]["augment"]["mirror"] = 0.0
     raw[section]["augment"]["mirror"] = 0.5
     with pytest.raises(ParamsError, match=rf"{section}\.augment\.mirror: .*set {section}\.augment\.mirror to 0") as err:
         load_params(write(tmp_path, raw))
@@ -232,6 +229,7 @@ def test_mirror_needs_parts_with_left_right_twins(tmp_path: Path, raw: dict, par
 
 def test_geometric_augmentation_needs_body_centred_features(tmp_path: Path, raw: dict) -> None:
     raw["features"]["kind"] = "none"
+    raw["lstm"]["augment"].update(mirror=0.0, scale=0.0, rotate=0.0)
     with pytest.raises(ParamsError, match=r"tcn\.augment\.(mirror|scale|rotate): .*features\.kind"):
         load_params(write(tmp_path, raw))
     raw["tcn"]["augment"].update(mirror=0.0, scale=0.0, rotate=0.0)  # temporal ones only: fine
