@@ -17,9 +17,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from actionrec.config.extraction import ClipParams, ExtractParams
-from actionrec.config.training import TrainConfig
+from actionrec.config.training import AugmentConfig, TrainConfig
 from actionrec.config.validation import ClipValidationParams, ValidationParams
 from actionrec.core.features import FeatureSpec
+from actionrec.core.schema import Part
 
 
 class Strict(BaseModel):
@@ -99,7 +100,26 @@ class LstmParams(Strict):
     hidden: int = Field(ge=1)
     layers: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
+    augment: AugmentConfig
     train: TrainConfig
+
+
+class TcnParams(Strict):
+    window: Literal[20, 30, 60]
+    stride: int = Field(ge=1)
+    channels: int = Field(ge=1, description="channels of every temporal block")
+    levels: int = Field(ge=1, description="residual blocks, dilations 1, 2, 4, ...")
+    kernel: int = Field(ge=3, description="odd temporal kernel size")
+    dropout: float = Field(ge=0, lt=1)
+    augment: AugmentConfig
+    train: TrainConfig
+
+    @field_validator("kernel")
+    @classmethod
+    def _odd(cls, kernel: int) -> int:
+        if kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd (centred convolutions), got {kernel}")
+        return kernel
 
 
 class ConvLstmParams(Strict):
@@ -109,6 +129,9 @@ class ConvLstmParams(Strict):
     motion: bool
     train: TrainConfig
 
+
+SEQUENCE_SECTIONS = ("lstm", "tcn")  # torch models on windows of landmark features
+TORCH_SECTIONS = (*SEQUENCE_SECTIONS, "convlstm")
 
 Metric = Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"]
 
@@ -154,7 +177,7 @@ class ReproduceParams(Strict):
 
 class Params(Strict):
     """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map) and
-    ``lstm.train.seed`` / ``convlstm.train.seed`` from the top-level ``seed`` (one seed)."""
+    each ``<torch section>.train.seed`` from the top-level ``seed`` (one seed)."""
 
     seed: int = Field(description="drives every stage's randomness")
     data: DataParams
@@ -165,6 +188,7 @@ class Params(Strict):
     extract_clips: ClipParams
     classical: ClassicalParams
     lstm: LstmParams
+    tcn: TcnParams
     convlstm: ConvLstmParams
     evaluate: EvaluateParams
     mlflow: MlflowParams
@@ -183,13 +207,32 @@ class Params(Strict):
                 if "labels" in checks:
                     raise ValueError(f"validate.{section}.labels: remove it; labels come from data.labels")
                 raw["validate"][section] = {**checks, "labels": labels}
-        for section in ("lstm", "convlstm"):
+        for section in TORCH_SECTIONS:
             train = (raw.get(section) or {}).get("train")
             if isinstance(train, dict):
                 if "seed" in train:
                     raise ValueError(f"{section}.train.seed: remove it; every stage uses the top-level seed")
                 raw[section]["train"] = {**train, "seed": raw.get("seed")}
         return raw
+
+    @model_validator(mode="after")
+    def _augment_fits_features(self) -> Params:
+        for section in SEQUENCE_SECTIONS:
+            aug: AugmentConfig = getattr(self, section).augment
+            hands = {Part.LEFT_HAND, Part.RIGHT_HAND} & set(self.features.parts)
+            if aug.mirror > 0 and (Part.FACE in self.features.parts or len(hands) == 1):
+                raise ValueError(
+                    f"{section}.augment.mirror: features.parts {[p.value for p in self.features.parts]} has "
+                    "landmarks without their left/right mirror (face, or one hand alone); set "
+                    f"{section}.augment.mirror to 0 or use pose and both hands only"
+                )
+            if aug.geometric and self.features.kind == "none":
+                raise ValueError(
+                    f"{section}.augment.{aug.geometric[0]}: moves body-centred coordinates but features.kind "
+                    f"is none; set {', '.join(f'{section}.augment.{k}' for k in aug.geometric)} to 0 or "
+                    "features.kind to body_centred or body_aligned"
+                )
+        return self
 
 
 class ParamsError(ValueError):

@@ -1,4 +1,4 @@
-"""Hyper-parameters of the torch training loop (LSTM and ConvLSTM sections of ``params.yaml``)."""
+"""Hyper-parameters of the torch training loop and of sequence augmentation (``params.yaml``)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,24 @@ class TrainConfig(BaseModel, extra="forbid"):
     amp: bool = Field(description="fp16 autocast + GradScaler; used on CUDA only")
     num_workers: int = Field(ge=0)
     nproc: int = Field(ge=1, description="training processes (torchrun, one GPU each); batch_size is per process")
+
+
+class AugmentConfig(BaseModel, extra="forbid"):
+    """Augmentation of training windows (:mod:`actionrec.training.augment`), each transform's
+    strength; 0 turns it off. No defaults: the LSTM and TCN differ."""
+
+    mirror: float = Field(ge=0, le=1, description="probability of a left/right mirror (joints swapped)")
+    scale: float = Field(ge=0, lt=1, description="body size scaled by a factor in [1 - s, 1 + s]")
+    rotate: float = Field(ge=0, le=45, description="in-plane rotation by up to this many degrees")
+    crop: float = Field(ge=0, lt=1, description="temporal crop: up to this share of the frames cut")
+    speed: float = Field(ge=0, lt=1, description="speed change: resampled by a factor in [1 - s, 1 + s]")
+    joint_dropout: float = Field(ge=0, lt=1, description="probability that a landmark is zeroed in a window")
+
+    @property
+    def active(self) -> bool:
+        return any(v > 0 for v in self.model_dump().values())
+
+    @property
+    def geometric(self) -> list[str]:
+        """The transforms that move coordinates (they need body-centred features)."""
+        return [k for k in ("mirror", "scale", "rotate") if getattr(self, k) > 0]

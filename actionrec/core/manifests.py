@@ -20,9 +20,9 @@ from actionrec.core.io import write_json
 
 Kind = Literal["frame", "sequence", "clip"]
 LiveKind = Literal["frame", "sequence"]  # what runs on landmarks (a clip model needs pixels)
-Family = Literal["classical", "lstm", "convlstm"]
+Family = Literal["classical", "lstm", "tcn", "convlstm"]
 Format = Literal["skops", "torch"]
-FAMILIES: tuple[Family, ...] = ("classical", "lstm", "convlstm")
+FAMILIES: tuple[Family, ...] = ("classical", "lstm", "tcn", "convlstm")
 SUFFIXES: dict[Format, str] = {"skops": ".skops", "torch": ".pt"}  # safe formats only: never pickle
 
 

@@ -27,6 +27,16 @@ FRAME_COL = "frame"
 TIMESTAMP_COL = "timestamp"
 SESSION_META = (LABEL_COL, SESSION_COL, SUBJECT_COL, FRAME_COL, TIMESTAMP_COL)
 
+# MediaPipe's names of the pose landmarks, in file order.
+POSE_LANDMARKS = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+    "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
 # MediaPipe pose indices (0-based) used by the body-centred features.
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
 LEFT_HIP, RIGHT_HIP = 23, 24

@@ -6,9 +6,9 @@ Dataset items are tuples of tensors, told apart by their length:
 * clips (:class:`ClipDataset`): ``(x (T, C, H, W) float32 in [0, 1], y int)``.
 
 :func:`batch_to_inputs` turns a collated batch into ``model(*inputs)`` arguments, so one loop
-(:mod:`actionrec.training.loop`) trains :class:`~actionrec.models.lstm.LandmarkLSTM` and
-:class:`~actionrec.models.convlstm.ConvLSTMClassifier` alike, and :func:`predict_proba` serves
-both. A checkpoint is a CPU ``state_dict`` (``.pt``) beside its :class:`ModelManifest`.
+(:mod:`actionrec.training.loop`) trains the sequence models (:class:`~actionrec.models.lstm.LandmarkLSTM`,
+:class:`~actionrec.models.tcn.LandmarkTCN`) and :class:`~actionrec.models.convlstm.ConvLSTMClassifier`
+alike, and :func:`predict_proba` serves them all. A checkpoint is a CPU ``state_dict`` (``.pt``) beside its :class:`ModelManifest`.
 """
 from __future__ import annotations
 
@@ -27,11 +27,13 @@ from actionrec.core.io import atomic_open
 from actionrec.core.manifests import ModelManifest, read_model, write_model
 from actionrec.models.convlstm import ConvLSTMClassifier
 from actionrec.models.lstm import LandmarkLSTM
+from actionrec.models.tcn import LandmarkTCN
 
 Batch = Sequence[torch.Tensor]
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "lstm": LandmarkLSTM,
+    "tcn": LandmarkTCN,
     "convlstm": ConvLSTMClassifier,
 }
 
@@ -49,7 +51,7 @@ class SequenceDataset(Dataset):
     """Landmark feature sequences padded or centre-cropped to ``window`` frames.
 
     Items are ``(x (window, F) float32, length, label)``; rows past ``length`` are zeros,
-    which :class:`~actionrec.models.lstm.LandmarkLSTM` masks out.
+    which the sequence models mask out.
     """
 
     def __init__(self, sequences: Sequence[np.ndarray], labels: Sequence[int], window: int):

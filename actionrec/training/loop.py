@@ -96,7 +96,7 @@ def make_loader(
         generator=generator,
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=num_workers > 0,
+        persistent_workers=num_workers > 0 and not hasattr(ds, "set_epoch"),  # workers see the epoch
     )
 
 
@@ -170,7 +170,10 @@ def fit(
     model too (:func:`seed_everything`) for reproducible initial weights. Each epoch appends
     ``epoch, train_loss, train_acc, val_loss, val_acc, seconds`` (whole epoch) and
     ``samples_per_s`` (training phase) to the history and passes that row to ``on_epoch``.
-    On return the model is on the training device and holds the best epoch's weights.
+    On return the model is on the training device and holds the best epoch's weights. A training
+    set with ``set_epoch`` (:class:`~actionrec.training.augment.AugmentedWindows`) is told each
+    epoch's number (from 0) before the epoch, so its random transforms differ between epochs
+    but not between runs.
 
     Under ``torchrun`` (``WORLD_SIZE > 1``) each process trains a DistributedDataParallel
     replica on its shard of every epoch (``cfg.batch_size`` per process; see :func:`make_loader`),
@@ -225,6 +228,8 @@ def _fit(
         start = time.perf_counter()
         desc = f"epoch {epoch}/{cfg.epochs}"
         train_loader.sampler.set_epoch(epoch - 1)
+        if hasattr(train_ds, "set_epoch"):  # augmented datasets draw each epoch's transforms afresh
+            train_ds.set_epoch(epoch - 1)
         train_loss, train_acc = _run_epoch(net, train_loader, device, precision, optimizer, desc)
         train_s = time.perf_counter() - start
         if not math.isfinite(train_loss):

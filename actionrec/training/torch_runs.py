@@ -1,4 +1,4 @@
-"""Train one torch model, log it to MLflow and write it to models/ (shared by LSTM and ConvLSTM)."""
+"""Train one torch model, log it to MLflow and write it to models/ (shared by LSTM, TCN and ConvLSTM)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from actionrec.config import paths
 from actionrec.config.training import TrainConfig
 from actionrec.core.io import write_text
-from actionrec.core.manifests import ModelManifest
+from actionrec.core.manifests import Kind, ModelManifest
 from actionrec.data.split import split_tags
 from actionrec.lineage import runrecord, tracking
 from actionrec.lineage.tags import flatten, lineage_tags
@@ -37,14 +37,14 @@ class _Wrapped(mlflow.pyfunc.PythonModel):
         self.model, self.manifest = load_checkpoint(context.artifacts["weights"])
 
     def predict(self, context: Any, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
-        return batch_proba(self.model, self.manifest.arch, model_input)
+        return batch_proba(self.model, self.manifest.kind, model_input)
 
 
-def batch_proba(model: nn.Module, arch: str, batch: np.ndarray) -> np.ndarray:
-    """Probabilities for a full-length float32 batch (LSTM windows or ConvLSTM clips)."""
+def batch_proba(model: nn.Module, kind: Kind, batch: np.ndarray) -> np.ndarray:
+    """Probabilities for a full-length float32 batch (sequence windows or clips)."""
     x = torch.as_tensor(np.asarray(batch, dtype=np.float32))
     with torch.no_grad():
-        if arch == "lstm":
+        if kind == "sequence":
             logits = model(x, torch.full((x.shape[0],), x.shape[1], dtype=torch.long))
         else:
             logits = model(x)
@@ -131,7 +131,7 @@ def train_and_log(
         weights = out_dir / "model.pt"
         save_checkpoint(model, weights, full)
         runrecord.write(weights.with_suffix(".json"), run.info.run_id, tags)
-        out = batch_proba(model, full.arch, example)
+        out = batch_proba(model, full.kind, example)
         mlflow.pyfunc.log_model(
             name="model",
             python_model=_Wrapped(),

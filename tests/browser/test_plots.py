@@ -86,7 +86,7 @@ def test_plots_show_draws_every_chart_and_image_offline(
     html = page.read_text()
     n_charts = html.count("vegaEmbed('#")
     pngs = sorted((trained_demo / "reports/confusion").glob("*.png"))
-    pngs += [p for p in (trained_demo / f"reports/curves/{m}.png" for m in ("lstm", "convlstm")) if p.is_file()]
+    pngs += [p for p in (trained_demo / f"reports/curves/{m}.png" for m in ("lstm", "tcn", "convlstm")) if p.is_file()]
     assert n_charts >= 3 and pngs, "the confusion-matrix data plots, two learning-curve charts, the PNGs"
     offline_browser.get(page.as_uri())
     charts = _wait(offline_browser, CHARTS_JS, lambda c: len(c) == n_charts and all(x[0] for x in c))

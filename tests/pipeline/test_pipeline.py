@@ -27,6 +27,7 @@ MODELS = {
     "classical-pooled-et",
     "classical-appearance-rf",
     "lstm",
+    "tcn",
     "convlstm",
     "fusion",
 }
@@ -56,6 +57,7 @@ def test_repro_writes_metrics_and_leaderboard(reproduced: tuple[Path, str]) -> N
         "split",
         "train_classical",
         "train_lstm",
+        "train_tcn",
         "train_convlstm",
         "evaluate",
         "package",

@@ -58,6 +58,9 @@ def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path, results: P
             "split.purge_frames": 2,
             "validate.landmarks.max_bad_row_share": 0.4,  # 36 of 101 rows are hand-gesture rows
             "lstm.window": 20,
+            "tcn.window": 20,
+            "lstm.augment.mirror": 0.0,  # face landmarks have no left/right twins to mirror with
+            "tcn.augment.mirror": 0.0,
         },
     )
     metrics = _repro(repo)

@@ -26,7 +26,7 @@ from tests.pipeline.conftest import copy_repo, run, set_params, tree_digest
 
 pytestmark = pytest.mark.slow
 
-MODEL_DIRS = ("classical", "lstm", "convlstm")
+MODEL_DIRS = ("classical", "lstm", "tcn", "convlstm")
 UNCERTAIN = "uncertain"
 
 

@@ -9,6 +9,7 @@ from tests.pipeline.conftest import copy_repo, run
 
 OUTPUTS = (
     "models/classical/lr.skops",
+    "models/tcn/model.pt",
     "models/package/manifest.json",
     "data/interim/landmarks/index.csv",
     "data/processed/split.csv",

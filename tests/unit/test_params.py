@@ -159,7 +159,11 @@ def at(data: dict, dotted: str) -> Any:
 
 
 # filled in by Params from data.labels and the top-level seed; params.yaml must not repeat them
-DERIVED = {"validate.landmarks.labels", "validate.clips.labels", "lstm.train.seed", "convlstm.train.seed"}
+DERIVED = {
+    "validate.landmarks.labels",
+    "validate.clips.labels",
+    *(f"{section}.train.seed" for section in ("lstm", "tcn", "convlstm")),
+}
 
 
 def test_every_key_of_the_models_is_in_params_yaml(raw: dict) -> None:
@@ -199,13 +203,42 @@ def test_a_key_left_out_of_params_yaml_is_named(tmp_path: Path, raw: dict, key: 
 def test_one_seed_drives_every_stage(tmp_path: Path, raw: dict) -> None:
     raw["seed"] = 7
     params = load_params(write(tmp_path, raw))
-    assert params.lstm.train.seed == params.convlstm.train.seed == 7  # what MLflow logs is what fit uses
+    assert params.lstm.train.seed == params.tcn.train.seed == params.convlstm.train.seed == 7  # what MLflow logs
 
 
-@pytest.mark.parametrize("section", ["lstm", "convlstm"])
+@pytest.mark.parametrize("section", ["lstm", "tcn", "convlstm"])
 def test_per_stage_seed_refused(tmp_path: Path, raw: dict, section: str) -> None:
     raw[section]["train"]["seed"] = 3
     with pytest.raises(ParamsError, match=rf"{section}\.train\.seed: remove it"):
+        load_params(write(tmp_path, raw))
+
+
+@pytest.mark.parametrize(
+    ("parts", "section"), [(["pose", "face"], "tcn"), (["pose", "left_hand"], "tcn"), (["pose", "face"], "lstm")]
+)
+def test_mirror_needs_parts_with_left_right_twins(tmp_path: Path, raw: dict, parts: list[str], section: str) -> None:
+    raw["features"]["parts"] = parts
+    raw["lstm"]["augment"]["mirror"] = raw["tcn"]["augment"]["mirror"] = 0.0
+    raw[section]["augment"]["mirror"] = 0.5
+    with pytest.raises(ParamsError, match=rf"{section}\.augment\.mirror: .*set {section}\.augment\.mirror to 0") as err:
+        load_params(write(tmp_path, raw))
+    assert len(str(err.value).splitlines()) == 2  # the file, then one line naming the key and the remedy
+    raw["lstm"]["augment"]["mirror"] = raw["tcn"]["augment"]["mirror"] = 0.0
+    load_params(write(tmp_path, raw))
+
+
+def test_geometric_augmentation_needs_body_centred_features(tmp_path: Path, raw: dict) -> None:
+    raw["features"]["kind"] = "none"
+    raw["lstm"]["augment"].update(mirror=0.0, scale=0.0, rotate=0.0)
+    with pytest.raises(ParamsError, match=r"tcn\.augment\.(mirror|scale|rotate): .*features\.kind"):
+        load_params(write(tmp_path, raw))
+    raw["tcn"]["augment"].update(mirror=0.0, scale=0.0, rotate=0.0)  # temporal ones only: fine
+    assert load_params(write(tmp_path, raw)).tcn.augment.active
+
+
+def test_tcn_kernel_must_be_odd(tmp_path: Path, raw: dict) -> None:
+    raw["tcn"]["kernel"] = 4
+    with pytest.raises(ParamsError, match=r"tcn\.kernel: .*odd"):
         load_params(write(tmp_path, raw))
 
 
