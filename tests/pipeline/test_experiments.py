@@ -27,7 +27,7 @@ STAGE_PARAMS = {
     "split": ("split.purge_frames", 5),
     "train_classical": ("classical.lr.C", 0.5),
     "train_lstm": ("lstm.hidden", 64),
-    "train_convlstm": ("convlstm.kernel", 5),
+    "train_convlstm": ("convlstm.cpu.kernel", 5),
     "evaluate": ("evaluate.rank_by", "clip_accuracy"),
     "package": ("package.live.smoothing", 3),
 }
