@@ -122,16 +122,51 @@ class TcnParams(Strict):
         return kernel
 
 
-class ConvLstmParams(Strict):
+class ConvLstmAugmentParams(Strict):
+    """Random views of the training clips (:mod:`actionrec.training.clip_augment`)."""
+
+    crop_scale: float = Field(gt=0, le=1, description="smallest share of the frame area a crop keeps (1: no crops)")
+    flip: bool = Field(description="mirror half the views left-right")
+    brightness: float = Field(ge=0, lt=1, description="scale the pixels by 1 +- up to this")
+    copies: int = Field(ge=1, description="views of every training clip per epoch")
+
+
+class ConvLstmProfile(Strict):
+    """The model and training sizes of one device profile (``convlstm.cpu`` / ``convlstm.gpu``)."""
+
     hidden: list[int] = Field(min_length=1)
     kernel: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
     motion: bool
+    norm: bool
+    downsample: int = Field(ge=1, description="average-pool the frames by this factor first")
+    augment: ConvLstmAugmentParams
     train: TrainConfig
 
 
+ProfileName = Literal["cpu", "gpu"]
+
+
+class ConvLstmParams(Strict):
+    profile: Literal["auto", "cpu", "gpu"] = Field(description="auto: gpu when torch sees CUDA, else cpu")
+    cpu: ConvLstmProfile
+    gpu: ConvLstmProfile
+
+    @model_validator(mode="after")
+    def _devices(self) -> ConvLstmParams:
+        for name in ("cpu", "gpu"):
+            device, want = getattr(self, name).train.device, {"cpu": "cpu", "gpu": "cuda"}[name]
+            if device != want:
+                raise ValueError(f"convlstm.{name}.train.device must be {want}, got {device}")
+        return self
+
+    def choose(self, cuda_available: bool) -> tuple[ProfileName, ConvLstmProfile]:
+        """The profile to train with: ``profile``, or for ``auto`` gpu when CUDA is available."""
+        name: ProfileName = ("gpu" if cuda_available else "cpu") if self.profile == "auto" else self.profile
+        return name, getattr(self, name)
+
+
 SEQUENCE_SECTIONS = ("lstm", "tcn")  # torch models on windows of landmark features
-TORCH_SECTIONS = (*SEQUENCE_SECTIONS, "convlstm")
 
 Metric = Literal["clip_accuracy", "clip_macro_f1", "sample_accuracy", "sample_macro_f1"]
 
@@ -177,7 +212,8 @@ class ReproduceParams(Strict):
 
 class Params(Strict):
     """All of params.yaml. ``validate.*.labels`` is filled from ``data.labels`` (one label map) and
-    each ``<torch section>.train.seed`` from the top-level ``seed`` (one seed)."""
+    each ``<torch section>.train.seed`` (``convlstm.{cpu,gpu}.train.seed``) from the top-level ``seed``
+    (one seed)."""
 
     seed: int = Field(description="drives every stage's randomness")
     data: DataParams
@@ -207,12 +243,15 @@ class Params(Strict):
                 if "labels" in checks:
                     raise ValueError(f"validate.{section}.labels: remove it; labels come from data.labels")
                 raw["validate"][section] = {**checks, "labels": labels}
-        for section in TORCH_SECTIONS:
-            train = (raw.get(section) or {}).get("train")
+        blocks: dict[str, Any] = {section: raw.get(section) for section in SEQUENCE_SECTIONS}
+        if isinstance(convlstm := raw.get("convlstm"), dict):  # one train block per device profile
+            blocks |= {f"convlstm.{profile}": convlstm.get(profile) for profile in ("cpu", "gpu")}
+        for name, block in blocks.items():
+            train = block.get("train") if isinstance(block, dict) else None
             if isinstance(train, dict):
                 if "seed" in train:
-                    raise ValueError(f"{section}.train.seed: remove it; every stage uses the top-level seed")
-                raw[section]["train"] = {**train, "seed": raw.get("seed")}
+                    raise ValueError(f"{name}.train.seed: remove it; every stage uses the top-level seed")
+                block["train"] = {**train, "seed": raw.get("seed")}
         return raw
 
     @model_validator(mode="after")

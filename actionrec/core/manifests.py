@@ -78,6 +78,7 @@ class ModelManifest(_Strict):
     stride: int | None = Field(None, ge=1, description="frames between windows (sequence models)")
     n_frames: int | None = Field(None, ge=1, description="frames per clip (clip models)")
     size: int | None = Field(None, ge=8, description="clip frame side in pixels (clip models)")
+    profile: Literal["cpu", "gpu"] | None = Field(None, description="the device profile it was trained with (ConvLSTM)")
     arch: str | None = Field(None, description="torch architecture; absent for scikit-learn")
     hparams: dict[str, Any] | None = None
     device: str | None = None

@@ -127,7 +127,7 @@ HOW: dict[str, How] = {
     "dvc exp run -n lr-c05 -S classical.lr.C=0.5          # in the workspace; any stage's params: -S <section>.<key>=<value>": How(
         "demo",
         subs=(("dvc queue start -j 1 && dvc queue status", "dvc queue start -j 1 && dvc queue status && queue_wait"),),
-        long=("dvc exp run --queue -S lstm.hidden=64", "dvc exp run --queue -S convlstm.train.epochs=20"),
+        long=("dvc exp run --queue -S lstm.hidden=64", "dvc exp run --queue -S convlstm.cpu.train.epochs=20"),
         expect=("lr-c05",),
     ),
     ".venv/bin/actionrec reproduce <mlflow-run-id>     # a model's run, or the train_classical parent run": How(
@@ -151,10 +151,13 @@ HOW: dict[str, How] = {
             (".venv/bin/dask worker", "wait_port $DASK_PORT && background .venv/bin/dask worker"),
         ),
     ),
-    "dvc exp run -S convlstm.train.nproc=4            # 4 processes, one GPU each (nccl); gloo on the CPU": How(
+    "dvc exp run -S convlstm.gpu.train.nproc=4        # 4 processes, one GPU each (nccl); convlstm.cpu.train.nproc: gloo on the CPU": How(
         "demo",
-        subs=(("nproc=4", "nproc=2"), ("--nproc-per-node 4", "--nproc-per-node 2")),
-        long=("dvc exp run -S convlstm.train.nproc=4",),
+        subs=(
+            ("convlstm.gpu.train.nproc=4", "convlstm.cpu.train.nproc=2"),
+            ("--nproc-per-node 4", "--nproc-per-node 2"),
+        ),
+        long=("dvc exp run -S convlstm.gpu.train.nproc=4",),
     ),
     "sudo apt-get install -y postgresql                         # `make postgres` does this (as root)": How(
         "nowhere",

@@ -31,7 +31,8 @@ from tests.pipeline.conftest import copy_repo, run, set_params
 TEST_PARAMS = {
     "lstm.train.epochs": 4,
     "tcn.train.epochs": 4,
-    "convlstm.train.epochs": 1,
+    "convlstm.profile": "cpu",
+    "convlstm.cpu.train.epochs": 1,
     "classical.rf.n_estimators": 40,
     "classical.gb.n_estimators": 15,
 }

@@ -28,7 +28,7 @@ STAGE_PARAMS = {
     "train_classical": ("classical.lr.C", 0.5),
     "train_lstm": ("lstm.hidden", 64),
     "train_tcn": ("tcn.channels", 32),
-    "train_convlstm": ("convlstm.kernel", 5),
+    "train_convlstm": ("convlstm.cpu.kernel", 5),
     "evaluate": ("evaluate.rank_by", "clip_accuracy"),
     "package": ("package.live.smoothing", 3),
 }

@@ -43,7 +43,7 @@ PARAMS = {
     "extract_landmarks.max_frames": N_FRAMES,
     "lstm.window": 30 if FULL else 20,  # 20, 30 or 60 (the choices)
     "classical.pooled_window": N_FRAMES,
-    **({} if FULL else {"convlstm.train.epochs": 6}),
+    **({} if FULL else {"convlstm.cpu.train.epochs": 6}),
     # Real footage: MediaPipe misses the person in ~5% of UCF101 clips and in many frames of
     # others (BasketballDunk: 24% of frames); keep every clip with any detection.
     "validate.clips.min_pose_rate": 0.0,

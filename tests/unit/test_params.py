@@ -162,7 +162,10 @@ def at(data: dict, dotted: str) -> Any:
 DERIVED = {
     "validate.landmarks.labels",
     "validate.clips.labels",
-    *(f"{section}.train.seed" for section in ("lstm", "tcn", "convlstm")),
+    "lstm.train.seed",
+    "tcn.train.seed",
+    "convlstm.cpu.train.seed",
+    "convlstm.gpu.train.seed",
 }
 
 
@@ -203,13 +206,51 @@ def test_a_key_left_out_of_params_yaml_is_named(tmp_path: Path, raw: dict, key: 
 def test_one_seed_drives_every_stage(tmp_path: Path, raw: dict) -> None:
     raw["seed"] = 7
     params = load_params(write(tmp_path, raw))
-    assert params.lstm.train.seed == params.tcn.train.seed == params.convlstm.train.seed == 7  # what MLflow logs
+    seeds = {
+        params.lstm.train.seed,
+        params.tcn.train.seed,
+        params.convlstm.cpu.train.seed,
+        params.convlstm.gpu.train.seed,
+    }
+    assert seeds == {7}  # what MLflow logs is what fit uses
 
 
-@pytest.mark.parametrize("section", ["lstm", "tcn", "convlstm"])
+@pytest.mark.parametrize("section", ["lstm", "tcn", "convlstm.cpu", "convlstm.gpu"])
 def test_per_stage_seed_refused(tmp_path: Path, raw: dict, section: str) -> None:
-    raw[section]["train"]["seed"] = 3
-    with pytest.raises(ParamsError, match=rf"{section}\.train\.seed: remove it"):
+    at(raw, section)["train"]["seed"] = 3
+    with pytest.raises(ParamsError, match=rf"{re.escape(section)}\.train\.seed: remove it"):
+        load_params(write(tmp_path, raw))
+
+
+@pytest.mark.parametrize(
+    ("profile", "cuda", "chosen"),
+    [("auto", True, "gpu"), ("auto", False, "cpu"), ("cpu", True, "cpu"), ("gpu", False, "gpu")],
+)
+def test_convlstm_device_profile_choice(tmp_path: Path, raw: dict, profile: str, cuda: bool, chosen: str) -> None:
+    raw["convlstm"]["profile"] = profile
+    convlstm = load_params(write(tmp_path, raw)).convlstm
+    name, sizes = convlstm.choose(cuda_available=cuda)
+    assert name == chosen
+    assert sizes == getattr(convlstm, chosen)
+    # a forced gpu profile without CUDA is not run on the CPU: its device stays cuda (fit refuses it)
+    assert sizes.train.device == {"cpu": "cpu", "gpu": "cuda"}[chosen]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("convlstm.profile", "tpu", r"convlstm\.profile"),
+        ("convlstm.cpu.train.device", "cuda", r"convlstm\.cpu\.train\.device must be cpu"),
+        ("convlstm.gpu.train.device", "auto", r"convlstm\.gpu\.train\.device must be cuda"),
+        ("convlstm.cpu.augment.crop_scale", 0, r"convlstm\.cpu\.augment\.crop_scale"),
+        ("convlstm.gpu.augment.copies", 0, r"convlstm\.gpu\.augment\.copies"),
+        ("convlstm.cpu.downsample", 0, r"convlstm\.cpu\.downsample"),
+    ],
+)
+def test_bad_convlstm_profile_values_are_named(tmp_path: Path, raw: dict, key: str, value: object, named: str) -> None:
+    *parents, leaf = key.split(".")
+    at(raw, ".".join(parents))[leaf] = value
+    with pytest.raises(ParamsError, match=named):
         load_params(write(tmp_path, raw))
 
 
