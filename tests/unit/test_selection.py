@@ -37,7 +37,8 @@ def test_grid_is_the_params_features_and_the_ladder_with_and_without_hands() -> 
 def test_overrides_set_params_features_to_the_pick(tmp_path: Path, repo: Path) -> None:
     from dvc.utils.hydra import apply_overrides
 
-    spec = selection.candidates(FeatureSpec(parts=[Part.POSE, Part.RIGHT_HAND]))["clip+shape"]
+    # both hands: the repo's params mirror sequence windows, which needs each hand's counterpart
+    spec = selection.candidates(FeatureSpec(parts=[Part.POSE, Part.LEFT_HAND, Part.RIGHT_HAND]))["clip+shape"]
     path = tmp_path / "params.yaml"
     path.write_text((repo / "params.yaml").read_text())
     apply_overrides(path, selection.overrides(spec))  # what `dvc exp run -S ...` does
