@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from actionrec.config.params import ClassicalParams, SplitParams, load_params
 from actionrec.core.features import FeatureSpec
-from actionrec.core.schema import CsvFormat, Layout
+from actionrec.core.schema import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, CsvFormat, Layout
 from actionrec.data.corpus import frame_samples
 from actionrec.data.demo.landmarks import CLASSES, generate_demo_landmarks
 from actionrec.data.landmarks import read_landmark_csv, recordings_from_file
@@ -74,6 +74,15 @@ def test_every_class_and_one_subject_per_session(recordings) -> None:
         assert not np.isnan(rec.coords[:, :33]).any()  # the pose is never lost
     for subject in subjects:
         assert {r.label for r in recordings if r.subject_id == subject} == set(CLASSES)
+
+
+def test_subject_faces_the_camera_as_mediapipe_reports_it(recordings) -> None:
+    # MediaPipe names landmarks from the subject's side: facing the camera, the subject's left
+    # shoulder and hip are on the image's right (larger x), as in the landmarks it extracts from
+    # the demo videos; a mirrored template would teach the models a mirrored body
+    for rec in recordings:
+        for left, right in ((LEFT_SHOULDER, RIGHT_SHOULDER), (LEFT_HIP, RIGHT_HIP)):
+            assert (rec.coords[:, left, 0] > rec.coords[:, right, 0]).mean() > 0.95, rec.session_id
 
 
 def test_some_face_frames_missing(recordings) -> None:

@@ -35,8 +35,8 @@ def _pose_template() -> np.ndarray:
     pose = np.zeros((POSE_N, 2))
     pose[0] = (0.0, -0.75)
     for left, (x, y) in _HALF.items():
-        pose[left] = (-x, y)  # subject's left appears on the image's right in MediaPipe
-        pose[_TWIN.get(left, left + 1)] = (x, y)
+        pose[left] = (x, y)  # subject's left appears on the image's right in MediaPipe
+        pose[_TWIN.get(left, left + 1)] = (-x, y)
     return pose
 
 
