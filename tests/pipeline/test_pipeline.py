@@ -155,7 +155,7 @@ def test_new_session_retrains_and_bad_session_stops_before_training(reproduced: 
     run(["dvc", "add", "-q", "data/raw/landmarks"], repo)
 
 
-TRAINED = ("train_classical", "train_lstm", "train_convlstm", "evaluate", "package")
+TRAINED = ("train_classical", "train_lstm", "train_tcn", "train_convlstm", "evaluate", "package")
 
 
 def test_excluded_clips_are_named_retrain_nothing_and_unknown_class_stops(reproduced: tuple[Path, str]) -> None:
