@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -189,15 +190,12 @@ def random_landmarks() -> Callable[..., np.ndarray]:
 
 @pytest.fixture(scope="session")
 def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh copy of the repository with the demo data, the split, evaluated models and their
-    MLflow runs (``dvc repro evaluate``); never this checkout's own trained state."""
-    import sys
+    """A workspace of the pipeline tier's reference run (:func:`tests.pipeline.shared_runs.run_a`:
+    demo data, split, evaluated models and their MLflow runs, smaller training budgets) with its
+    own copy of the MLflow artifacts; never this checkout's own trained state."""
+    from tests.pipeline import shared_runs
 
-    from tests.pipeline.conftest import copy_repo, run
-
-    root = copy_repo(tmp_path_factory.mktemp("trained"))
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-    run([sys.executable, "-m", "actionrec", "demo-data"], root)
-    run(["dvc", "add", "-q", "data/raw/landmarks", "data/raw/videos"], root)
-    run(["dvc", "repro", "evaluate"], root, env=env)
+    source = shared_runs.run_a(tmp_path_factory)
+    root = shared_runs.workspace(source, tmp_path_factory.mktemp("trained") / "repo")
+    shutil.copytree(source.repo / "mlruns", root / "mlruns")
     return root

@@ -1,4 +1,5 @@
-"""`dvc repro` end to end on the demo data, in a copy of the repository."""
+"""`dvc repro` end to end on the demo data, in a copy of the repository, with the smaller training
+budgets of :data:`tests.pipeline.shared_runs.TEST_PARAMS` (the same code paths, fewer epochs)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from actionrec.data.demo.videos import FPS
 from actionrec.lineage import runrecord
 from actionrec.media.video import iter_frames, write_video
-from tests.pipeline.conftest import run, tree_digest
+from tests.pipeline.conftest import run, set_params, tree_digest
+from tests.pipeline.shared_runs import TEST_PARAMS
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
@@ -35,6 +37,7 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def reproduced(demo_repo: Path) -> tuple[Path, str]:
+    set_params(demo_repo, TEST_PARAMS)
     proc = run(["dvc", "repro"], demo_repo)
     return demo_repo, proc.stdout + proc.stderr
 

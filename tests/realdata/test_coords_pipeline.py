@@ -10,7 +10,7 @@ import pytest
 
 from actionrec.config import paths
 from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params
-from tests.realdata.conftest import SHARED_DATA
+from tests.realdata.conftest import BUDGET, SHARED_DATA
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.pipeline]
 COORDS = SHARED_DATA / "mediapipe_coords"
@@ -32,7 +32,7 @@ def test_fencing_pose_csv_temporal_split_vs_leaky_random_split(tmp_path: Path, r
     """Pose-only coords.csv: one run per class -> temporal split; a random frame split inflates."""
     repo = copy_repo(tmp_path)
     replace_raw_data(repo, {"fencing.csv": COORDS / "liulawrence45_fencing_pose/coords.csv"})
-    set_params(repo, {"data.labels": ["En Garde", "Lunge"], "features.parts": ["pose"]})
+    set_params(repo, {"data.labels": ["En Garde", "Lunge"], "features.parts": ["pose"], **BUDGET})
     honest = _repro(repo)
     split = json.loads((repo / paths.SPLIT_REPORT).read_text())
     assert split["temporal_classes"] == ["En Garde", "Lunge"]
@@ -61,6 +61,7 @@ def test_ebigdon_holistic_csv_malformed_rows_reported(tmp_path: Path, results: P
             "tcn.window": 20,
             "lstm.augment.mirror": 0.0,  # face landmarks have no left/right twins to mirror with
             "tcn.augment.mirror": 0.0,
+            **BUDGET,
         },
     )
     metrics = _repro(repo)

@@ -11,8 +11,7 @@ import pytest
 
 from actionrec.config import paths
 from tests.pipeline.conftest import copy_repo, replace_raw_data, run, set_params, tree_digest
-from tests.pipeline.shared_runs import TEST_PARAMS
-from tests.realdata.conftest import SHARED_DATA
+from tests.realdata.conftest import BUDGET, SHARED_DATA
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.pipeline]
 MP_DATA = SHARED_DATA / "mediapipe_sequences/achintyaxd_action_recognition/MP_Data"
@@ -22,7 +21,7 @@ LABELS = ["hello", "iloveyou", "thanks"]
 def test_mp_data_imported_and_trained_split_by_sequence(tmp_path: Path, results: Path) -> None:
     repo = copy_repo(tmp_path)
     replace_raw_data(repo)
-    set_params(repo, {"data.labels": LABELS, "features.parts": ["pose", "left_hand", "right_hand"], **TEST_PARAMS})
+    set_params(repo, {"data.labels": LABELS, "features.parts": ["pose", "left_hand", "right_hand"], **BUDGET})
     before = tree_digest(MP_DATA)
     out = run([sys.executable, "-m", "actionrec", "import", str(MP_DATA)], repo).stdout
     assert tree_digest(MP_DATA) == before
