@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from actionrec.models.standardised import StandardisedSequenceModel
+
 
 class _Block(nn.Module):
     """Two dilated, centred 1-D convolutions with a residual connection over ``(B, C, T)``.
@@ -31,7 +33,7 @@ class _Block(nn.Module):
         return torch.relu(h + y) * mask
 
 
-class LandmarkTCN(nn.Module):
+class LandmarkTCN(StandardisedSequenceModel):
     """Dilated residual temporal convolutions over ``(B, T, F)`` landmark features.
 
     A 1x1 convolution projects the features to ``channels``; ``levels`` residual blocks with
@@ -39,12 +41,9 @@ class LandmarkTCN(nn.Module):
     ``1 + 2 (kernel - 1) (2^levels - 1)`` frames. The masked mean and max over valid frames feed
     the classifier: padded frames never change the output.
 
-    Inputs are standardised by ``mean``/``std`` buffers (:meth:`set_normalization`, as in
-    :class:`~actionrec.models.lstm.LandmarkLSTM`), which travel in the ``state_dict``.
+    Inputs are standardised as in :class:`~actionrec.models.lstm.LandmarkLSTM`
+    (:class:`~actionrec.models.standardised.StandardisedSequenceModel`).
     """
-
-    mean: torch.Tensor
-    std: torch.Tensor
 
     def __init__(
         self,
@@ -55,7 +54,7 @@ class LandmarkTCN(nn.Module):
         kernel: int = 5,
         dropout: float = 0.2,
     ) -> None:
-        super().__init__()
+        super().__init__(n_features)
         if min(n_features, n_classes, channels, levels) < 1:
             raise ValueError("n_features, n_classes, channels and levels must be >= 1")
         if kernel < 1 or kernel % 2 == 0:
@@ -71,13 +70,6 @@ class LandmarkTCN(nn.Module):
         self.inp = nn.Conv1d(n_features, channels, 1)
         self.blocks = nn.ModuleList(_Block(channels, kernel, 2**i, dropout) for i in range(levels))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, n_classes))
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("std", torch.ones(n_features))
-
-    def set_normalization(self, frames: torch.Tensor, min_std: float = 1e-3) -> None:
-        """Standardise inputs by the per-feature mean/std of ``frames`` (N, F): training frames."""
-        self.mean.copy_(frames.mean(dim=0))
-        self.std.copy_(frames.std(dim=0).clamp_min(min_std))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``x`` (B, T, F) float, ``lengths`` (B,) valid frames per row -> logits (B, C)."""
@@ -86,7 +78,7 @@ class LandmarkTCN(nn.Module):
             raise ValueError(f"lengths must lie in [1, {x.shape[1]}], got {lengths.tolist()}")
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]  # (B, T)
         mask = valid[:, None, :].to(x.dtype)  # (B, 1, T)
-        h = self.inp(((x - self.mean) / self.std).transpose(1, 2) * mask) * mask
+        h = self.inp(self.standardise(x).transpose(1, 2) * mask) * mask
         for block in self.blocks:
             h = block(h, mask)
         mean = h.sum(dim=2) / lengths[:, None].to(h.dtype)

@@ -8,7 +8,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 
 from actionrec.config import paths
@@ -17,6 +16,7 @@ from actionrec.config.stage import StageError
 from actionrec.core.labels import LabelMap
 from actionrec.data.corpus import load_recordings, window_samples
 from actionrec.data.split import read_split
+from actionrec.models.standardised import StandardisedSequenceModel
 from actionrec.models.torch_io import SequenceDataset
 from actionrec.training import ddp
 from actionrec.training.augment import AugmentedWindows, Augmenter
@@ -47,7 +47,9 @@ def window_datasets(
     return data, train_frames
 
 
-def train_sequence_stage(params: Params, section: Section, build: Callable[[int, int], nn.Module]) -> str:
+def train_sequence_stage(
+    params: Params, section: Section, build: Callable[[int, int], StandardisedSequenceModel]
+) -> str:
     """Train ``build(n_features, n_classes)`` on ``params.<section>``'s windows, log it to MLflow
     and write ``models/<section>/``; the stage's summary line."""
     p: LstmParams | TcnParams = getattr(params, section)
@@ -56,7 +58,7 @@ def train_sequence_stage(params: Params, section: Section, build: Callable[[int,
     data, train_frames = window_datasets(params, labels, section)
     seed_everything(p.train.seed)
     model = build(params.features.n_features, len(labels))
-    model.set_normalization(train_frames)  # type: ignore[operator]  # LandmarkLSTM / LandmarkTCN
+    model.set_normalization(train_frames)
     train_ds: Dataset = data["train"]
     if p.augment.active:
         train_ds = AugmentedWindows(data["train"], Augmenter(params.features, p.augment), params.seed)
