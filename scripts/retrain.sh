@@ -19,17 +19,7 @@ step() { printf '\n== retrain: %s\n' "$*"; }
 
 # The git-tracked pipeline outputs (cache: false) that a results commit carries, besides dvc.lock.
 tracked_outputs() {
-  "$PY" - <<'PY'
-import yaml
-stages = (yaml.safe_load(open("dvc.yaml")) or {}).get("stages", {})
-for spec in stages.values():
-    for key in ("outs", "metrics", "plots"):
-        for out in spec.get(key) or []:
-            if isinstance(out, dict):
-                path, flags = next(iter(out.items()))
-                if (flags or {}).get("cache") is False:
-                    print(path)
-PY
+  "$PY" -c 'from pathlib import Path; from actionrec.lineage import dvcfiles; print(*dvcfiles.git_tracked_outputs(Path(".")), sep="\n")'
 }
 
 step "pull data, models and the run cache ${RETRAIN_REMOTE:+from $RETRAIN_REMOTE}"

@@ -23,18 +23,29 @@ def stages(root: Path) -> dict[str, dict[str, Any]]:
     return (yaml.safe_load((root / "dvc.yaml").read_text()) or {}).get("stages") or {}
 
 
-def pipeline_outputs(root: Path) -> set[str]:
-    """Paths that ``dvc repro`` itself rewrites: dvc.lock and every stage output in dvc.yaml."""
-    paths = {"dvc.lock"}
+def _outputs(root: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(path, flags)`` of every stage output in ``root/dvc.yaml`` (none if it is missing or broken)."""
     try:
         spec = stages(root)
     except (OSError, yaml.YAMLError):
-        return paths
+        return []
+    found = []
     for stage in spec.values():
         for key in ("outs", "metrics", "plots"):
             for out in (stage or {}).get(key) or []:
-                paths.add(next(iter(out)) if isinstance(out, dict) else str(out))
-    return {p.rstrip("/") for p in paths}
+                path, flags = next(iter(out.items())) if isinstance(out, dict) else (str(out), {})
+                found.append((path.rstrip("/"), flags or {}))
+    return found
+
+
+def pipeline_outputs(root: Path) -> set[str]:
+    """Paths that ``dvc repro`` itself rewrites: dvc.lock and every stage output in dvc.yaml."""
+    return {"dvc.lock"} | {path for path, _ in _outputs(root)}
+
+
+def git_tracked_outputs(root: Path) -> list[str]:
+    """Stage outputs kept in git, not in DVC's cache (``cache: false``): what a results commit carries."""
+    return sorted({path for path, flags in _outputs(root) if flags.get("cache") is False})
 
 
 def data_versions(root: Path = Path(".")) -> dict[str, str]:

@@ -105,3 +105,19 @@ def test_confusion_summary_markdown(tmp_path: Path) -> None:
     )
     assert "**lstm**: 2/3 test clips right" in proc.stdout
     assert "| Nod | 1 | **1** |" in proc.stdout
+
+
+def test_retrain_commits_the_git_tracked_outputs(tmp_path: Path) -> None:
+    """What scripts/retrain.sh commits besides dvc.lock: the ``cache: false`` outputs, no others."""
+    from actionrec.lineage.dvcfiles import git_tracked_outputs
+
+    spec = {
+        "stages": {
+            "a": {"cmd": "x", "outs": ["models/a", {"reports/a.md": {"cache": False}}]},
+            "b": {"cmd": "y", "metrics": [{"reports/m.json": {"cache": False}}], "plots": [{"p.csv": {"x": "t"}}]},
+        }
+    }
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(spec))
+    assert git_tracked_outputs(tmp_path) == ["reports/a.md", "reports/m.json"]
+    committed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert git_tracked_outputs(REPO) and set(git_tracked_outputs(REPO)) <= set(committed.split())
