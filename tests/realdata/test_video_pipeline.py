@@ -99,6 +99,12 @@ def test_ucf101_official_split(tmp_path: Path, results: Path) -> None:
     assert {"classical-lr", "lstm", "convlstm"} <= set(metrics)
     assert max(m["clip_accuracy"] for m in metrics.values()) > 0.4  # chance is 0.125
     _save(results, f"ucf101_{SUFFIX}", repo, metrics)
+    # the open-set protocol: train on 6 classes, present the clips of the other 2 (5 seeded sets)
+    openset = results / f"ucf101_{SUFFIX}_openset"
+    cmd = ["crossval", "--leave-classes-out", "2", "--models", "pooled-rf", "pooled-et", "--out", str(openset)]
+    run([sys.executable, "-m", "actionrec", *cmd], repo)
+    figures = json.loads((openset / "openset.json").read_text())["models"]
+    assert all(m["out_of_set_clips"] > 0 and 0.0 <= m["out_of_set_unknown"] <= 1.0 for m in figures.values())
 
 
 def test_weizmann_split_by_actor(tmp_path: Path, results: Path) -> None:
