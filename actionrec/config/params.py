@@ -76,7 +76,7 @@ class BoostingParams(Strict):
 
 
 class OpenSetParams(Strict):
-    score: Literal["max_prob"] | None = Field(description="pooled models' 'unknown' score; none: off")
+    score: Literal["max_prob"] | None = Field(description="'unknown' score; none: off")
     quantile: float = Field(ge=0, le=0.5, description="share of in-set validation samples called unknown")
 
 
@@ -100,6 +100,7 @@ class LstmParams(Strict):
     hidden: int = Field(ge=1)
     layers: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
+    open_set: OpenSetParams = Field(description="'unknown' decision, calibrated on the validation windows")
     augment: AugmentConfig
     train: TrainConfig
 
@@ -111,6 +112,7 @@ class TcnParams(Strict):
     levels: int = Field(ge=1, description="residual blocks, dilations 1, 2, 4, ...")
     kernel: int = Field(ge=3, description="odd temporal kernel size")
     dropout: float = Field(ge=0, lt=1)
+    open_set: OpenSetParams = Field(description="'unknown' decision, calibrated on the validation windows")
     augment: AugmentConfig
     train: TrainConfig
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import mlflow
 
+from actionrec.core.manifests import OpenSet
+
 
 def store_root() -> Path:
     """Where the default store lives: the repository DVC runs the stage for (``DVC_ROOT``: for a
@@ -101,6 +103,13 @@ def training_dataset(tags: dict[str, str], name: str) -> Any:
     hashes = hashes or {k: v for k, v in tags.items() if k.startswith("input.")}  # outside DVC: file hashes
     digest = hashlib.md5(json.dumps([name, hashes], sort_keys=True).encode()).hexdigest()
     return MetaDataset(CodeDatasetSource(tags=hashes), name=name, digest=digest)
+
+
+def log_open_set(open_set: OpenSet | None) -> None:
+    """Record a model's calibrated ``max_prob`` threshold in the active run (metric
+    ``open_set.threshold``); nothing for a model without one."""
+    if open_set is not None and open_set.threshold is not None:
+        mlflow.log_metric("open_set.threshold", open_set.threshold)
 
 
 def pip_requirements(*packages: str) -> list[str]:

@@ -17,7 +17,8 @@ import numpy as np
 from actionrec.config.params import OpenSetParams
 from actionrec.core.manifests import OpenSet
 from actionrec.models.classical import predict_proba
-from actionrec.models.openset import max_prob_score, threshold
+from actionrec.models.openset import max_prob_score
+from actionrec.models.openset_decision import from_scores
 
 MAX_FOLDS = 5
 
@@ -52,9 +53,4 @@ def calibrate_open_set(
         return None
     scores = out_of_fold_scores(pipe, x, y, groups, n_labels)
     n_folds = len(np.unique(fold_ids(groups)))
-    return OpenSet(
-        score=params.score,
-        threshold=threshold(scores, params.quantile),
-        quantile=params.quantile,
-        calibrated_on=f"out-of-fold scores of {len(x)} training windows ({n_folds} folds by group)",
-    )
+    return from_scores(params, scores, f"out-of-fold scores of {len(x)} training windows ({n_folds} folds by group)")

@@ -127,6 +127,7 @@ def train_and_log(params: Params, sets: list[TrainSet], out: Path, inputs: list[
                         unknown = calibrate_open_set(
                             params.classical.open_set, pipe, ts.x, ts.y, ts.groups, len(labels.labels)
                         )
+                    tracking.log_open_set(unknown)
                     write_model(
                         out / f"{name}.json",
                         ModelManifest(

@@ -78,5 +78,6 @@ def train_sequence_stage(
         example=example,
         experiment=params.mlflow.experiment,
         inputs=[paths.SPLIT],
+        open_set=p.open_set,
     )
     return describe(result, len(data["train"]), len(data["val"]), "windows")

@@ -14,13 +14,16 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from actionrec.config import paths
+from actionrec.config.params import OpenSetParams
 from actionrec.config.training import TrainConfig
 from actionrec.core.io import write_text
-from actionrec.core.manifests import Kind, ModelManifest
+from actionrec.core.manifests import Kind, ModelManifest, OpenSet
 from actionrec.data.split import split_tags
 from actionrec.lineage import runrecord, tracking
 from actionrec.lineage.tags import flatten, lineage_tags
-from actionrec.models.torch_io import load_checkpoint, model_spec, save_checkpoint
+from actionrec.models.openset import max_prob_score
+from actionrec.models.openset_decision import from_scores
+from actionrec.models.torch_io import load_checkpoint, model_spec, predict_proba, save_checkpoint
 from actionrec.training import ddp
 from actionrec.training.curves import plot_history
 from actionrec.training.loop import fit, resolve_device
@@ -51,6 +54,19 @@ def batch_proba(model: nn.Module, kind: Kind, batch: np.ndarray) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
+def validation_open_set(params: OpenSetParams | None, model: nn.Module, val_ds: Dataset, key: str) -> OpenSet | None:
+    """The open-set decision of trained ``model``, calibrated on the ``max_prob`` scores of the
+    validation windows ``val_ds`` (None: no ``params`` or its score off). ``key`` names the setting in errors."""
+    if params is None or params.score is None:
+        return None
+    if not len(val_ds):  # type: ignore[arg-type]  # map-style datasets have a length
+        raise ValueError(
+            f"{key}: no validation windows to calibrate the threshold on; add val clips to the split or set {key} empty"
+        )
+    scores = max_prob_score(predict_proba(model, val_ds, device="cpu"))
+    return from_scores(params, scores, f"max_prob of {len(scores)} validation windows")
+
+
 def train_and_log(
     *,
     name: str,
@@ -65,12 +81,14 @@ def train_and_log(
     example: np.ndarray,
     experiment: str,
     inputs: list[Path],
+    open_set: OpenSetParams | None = None,
 ) -> dict[str, Any]:
     """Fit with the shared loop; MLflow run with curves, params, model; state_dict + manifest.
 
     ``manifest`` holds the :class:`ModelManifest` fields that serving needs (kind, labels,
     features, window/stride or n_frames/size); name, weights file, architecture, device and
-    best epoch are added here.
+    best epoch are added here, and with ``open_set.score`` set the decision calibrated on
+    ``val_ds`` (:func:`validation_open_set`; its threshold: the run's metric ``open_set.threshold``).
 
     Under torchrun only rank 0 tracks and writes; the other ranks just train their replica.
     """
@@ -120,6 +138,8 @@ def train_and_log(
             }
         )
         model = model.cpu().eval()
+        unknown = validation_open_set(open_set, model, val_ds, f"{name}.open_set.score")
+        tracking.log_open_set(unknown)
         full = ModelManifest(
             **manifest,
             **model_spec(model),
@@ -127,6 +147,7 @@ def train_and_log(
             model_file="model.pt",
             device=result.device,
             best_epoch=result.best_epoch,
+            open_set=unknown,
         )
         weights = out_dir / "model.pt"
         save_checkpoint(model, weights, full)

@@ -1,5 +1,6 @@
 """train_classical writes the open-set decision it calibrated: the manifest's threshold is the one
-the out-of-fold calibration gives for the same windows and groups."""
+the out-of-fold calibration gives for the same windows and groups, and the model's MLflow run
+records it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from actionrec.config import paths
 from actionrec.config.params import load_params
 from actionrec.core.manifests import read_model
+from actionrec.lineage import runrecord
 from actionrec.models.openset_fit import calibrate_open_set
 from actionrec.training.classical import TrainSet, train_and_log
 from tests.unit.test_leak_record import REPO, write_split
@@ -46,3 +48,5 @@ def test_pooled_manifest_carries_the_calibrated_threshold(tmp_path: Path, monkey
     assert written is not None and expected is not None
     assert written == expected and written.score == "max_prob" and written.quantile == 0.2
     assert "(4 folds by group)" in written.calibrated_on
+    run = mlflow.get_run(runrecord.read(tmp_path / "out" / "lr.json")["mlflow_run_id"])
+    assert run.data.metrics["open_set.threshold"] == written.threshold  # the model's run records it too

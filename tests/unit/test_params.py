@@ -339,3 +339,18 @@ def test_readme_set_params_apply_and_validate(tmp_path: Path, repo: Path) -> Non
         path.write_text((repo / "params.yaml").read_text())
         apply_overrides(path, [override.strip("'")])
         load_params(path)
+
+
+@pytest.mark.parametrize("section", ["lstm", "tcn"])
+def test_sequence_open_set_is_off_in_the_repo_and_parses_when_set(tmp_path: Path, raw: dict, section: str) -> None:
+    assert raw[section]["open_set"] == {"score": None, "quantile": 0.05}  # off: the demo's models are unchanged
+    raw[section]["open_set"] = {"score": "max_prob", "quantile": 0.1}
+    spec = getattr(load_params(write(tmp_path, raw)), section).open_set
+    assert spec.score == "max_prob" and spec.quantile == 0.1
+
+
+@pytest.mark.parametrize("section", ["lstm", "tcn"])
+def test_a_bad_sequence_open_set_score_names_the_key(tmp_path: Path, raw: dict, section: str) -> None:
+    raw[section]["open_set"]["score"] = "entropy"
+    with pytest.raises(ParamsError, match=rf"{section}\.open_set\.score: .*'max_prob'.*'entropy'"):
+        load_params(write(tmp_path, raw))
