@@ -85,3 +85,16 @@ def test_a_changed_report_is_caught(tmp_path: Path) -> None:
     data[leader]["clip_accuracy"] = 0.5 * data[leader]["clip_accuracy"]
     (tmp_path / "weizmann_full.json").write_text(json.dumps(data))
     assert any(m.startswith("Weizmann, 3 held-out actors") for m in mismatches(tmp_path))
+
+
+def test_the_prose_figures_are_the_reports() -> None:
+    """The sentences under the table: the sequence networks', the ConvLSTM's and the open-set figures."""
+    readme = " ".join((REPO / "README.md").read_text().split())  # line breaks are spaces
+    ucf = json.loads((REPORTS / "ucf101_full.json").read_text())
+    weiz = json.loads((REPORTS / "weizmann_full.json").read_text())
+    assert f"UCF101: LSTM {ucf['lstm']['clip_accuracy']:.3f}, TCN {ucf['tcn']['clip_accuracy']:.3f}" in readme
+    assert f"TCN {weiz['tcn']['clip_accuracy']:.3f}, LSTM {weiz['lstm']['clip_accuracy']:.3f}" in readme
+    assert f"reaches {ucf['convlstm']['clip_accuracy']:.3f} on UCF101-8 split 1" in readme
+    rf = json.loads((REPORTS / "ucf101_full_openset/openset.json").read_text())["models"]["pooled-rf"]
+    said = f"{100 * rf['out_of_set_unknown']:.1f} % of the out-of-set clips"
+    assert said in readme and f"pooled-rf at a {100 * rf['drop']:.1f}-point in-set drop" in readme
