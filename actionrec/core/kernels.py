@@ -1,9 +1,10 @@
 """Numeric kernels and thread counts pinned, so that CPU training gives the same bits on any
 x86-64 machine with AVX2 or better.
 
-The kernels that numpy/scipy (OpenBLAS), scikit-learn and torch (ATen, oneDNN, MKL) pick at
-start-up depend on the CPU: on an AVX-512 machine LogisticRegression, LSTM and Conv2d give other
-bits than on an AVX2-only one, and the thread count changes the order of reductions. The choice
+The kernels that numpy/scipy (OpenBLAS, numpy's own SIMD ufuncs), scikit-learn and torch (ATen,
+oneDNN, MKL) pick at start-up depend on the CPU: on an AVX-512 machine LogisticRegression,
+GradientBoosting (numpy's ``exp``), LSTM and Conv2d give other bits than on an AVX2-only one, and
+the thread count changes the order of reductions. The choice
 is read from environment variables when the libraries load, so :func:`pin` must run before numpy
 or torch is imported: every stage does it in ``stages/__init__.py`` (``python -m stages.X``
 imports that package first). ``ACTIONREC_NATIVE_KERNELS=1`` keeps each machine's fastest kernels
@@ -16,6 +17,7 @@ No numpy/torch import at module level: this module must be importable before the
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -24,12 +26,21 @@ import warnings
 from importlib import metadata
 
 NATIVE_SWITCH = "ACTIONREC_NATIVE_KERNELS"
+# numpy's dispatched AVX-512 ufunc loops off (exp, log, ...: other bits than the AVX2 loops); the
+# names are numpy 1.26's x86 dispatch targets (disabling one the CPU lacks is a no-op there, while
+# numpy warns about x86 names on other architectures, hence x86-64 only).
+NUMPY_AVX512_OFF = (
+    {"NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL"}
+    if platform.machine().lower() in {"x86_64", "amd64"}
+    else {}
+)
 THREADS = 2  # fixed intra-op/BLAS thread count: the same reduction order on every machine
 PINNED = {
     "OPENBLAS_CORETYPE": "Haswell",  # numpy's and scipy's OpenBLAS: the AVX2 kernels
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # torch's oneDNN (LSTM, Conv2d)
     "MKL_CBWR": "AVX2",  # torch's MKL (matmul): conditional numerical reproducibility, AVX2 branch
+    **NUMPY_AVX512_OFF,
     "OMP_NUM_THREADS": str(THREADS),
     "OPENBLAS_NUM_THREADS": str(THREADS),
     "MKL_NUM_THREADS": str(THREADS),
@@ -75,6 +86,12 @@ def _cpu_isa() -> str:
     return "sse" if flags else platform.machine()
 
 
+def _numpy_simd() -> str:
+    """The SIMD targets numpy (1.26, the lock's) dispatches its ufunc loops to in this process."""
+    umath = importlib.import_module("numpy.core._multiarray_umath")
+    return ",".join(f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f))
+
+
 def fingerprint(device: str = "cpu") -> dict[str, str]:
     """What decides a run's bits: ``kernels.*`` tags (kernels and threads in use, library
     versions, device) and ``kernels.fingerprint``, an md5 of all the others but ``kernels.cpu``
@@ -97,6 +114,7 @@ def fingerprint(device: str = "cpu") -> dict[str, str]:
         "kernels.onednn": os.environ.get("ONEDNN_MAX_CPU_ISA") or f"native:{cpu}",
         "kernels.mkl": os.environ.get("MKL_CBWR") or f"native:{cpu}",
         "kernels.openblas": ",".join(blas),
+        "kernels.numpy_simd": _numpy_simd(),
         "kernels.threads": str(torch.get_num_threads()),
         **{f"kernels.{lib}": metadata.version(lib) for lib in LIBRARIES},
     }

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +16,17 @@ from actionrec.core import kernels
 from actionrec.lineage.agreement import comparison
 
 # What an AVX2-only x86-64 machine gives the libraries natively (simulated on this one).
-AVX2_MACHINE = {"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+AVX2_MACHINE = {
+    "OPENBLAS_CORETYPE": "Haswell",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    **kernels.NUMPY_AVX512_OFF,  # numpy finds no AVX-512 there
+}
 KERNEL_VARS = {*kernels.PINNED, *AVX2_MACHINE, kernels.NATIVE_SWITCH}
 
-# A few training steps of an LSTM and a Conv2d (the kernels the sequence and clip models use) and a
-# BLAS solve, after `import stages` (what `python -m stages.<name>` does first).
+# A few training steps of an LSTM and a Conv2d (the kernels the sequence and clip models use), a
+# BLAS solve and numpy's exp (gradient boosting's probabilities), after `import stages` (what
+# `python -m stages.<name>` does first).
 PROBE = """
 import hashlib, json, stages, numpy as np, torch
 from actionrec.core.kernels import fingerprint
@@ -35,7 +42,8 @@ for _ in range(3):
     opt.step()
 a = np.random.default_rng(0).standard_normal((200, 200))
 bits = b"".join(p.detach().numpy().tobytes() for p in params) + np.linalg.solve(a @ a.T + np.eye(200), a[0]).tobytes()
-print(json.dumps({"bits": hashlib.md5(bits).hexdigest(), **fingerprint()}))
+exp = hashlib.md5(np.exp(np.linspace(-5, 5, 100_001)).tobytes()).hexdigest()
+print(json.dumps({"bits": hashlib.md5(bits).hexdigest(), "exp": exp, **fingerprint()}))
 """
 
 
@@ -65,11 +73,12 @@ def test_stages_pin_kernels_and_threads(probes: dict[str, dict[str, str]]) -> No
     assert fp["kernels.onednn"] == "AVX2" and fp["kernels.mkl"] == "AVX2"
     assert all(":Haswell:" in lib and lib.endswith(f":{kernels.THREADS}") for lib in fp["kernels.openblas"].split(","))
     assert len(fp["kernels.openblas"].split(",")) == 2, "numpy's and scipy's OpenBLAS are both listed"
+    assert "AVX2" in fp["kernels.numpy_simd"] and "AVX512" not in fp["kernels.numpy_simd"]
 
 
 def test_same_bits_here_and_on_an_avx2_machine(probes: dict[str, dict[str, str]]) -> None:
     native, avx2 = probes["native"], probes["avx2_machine"]
-    assert native["bits"] == avx2["bits"]
+    assert native["bits"] == avx2["bits"] and native["exp"] == avx2["exp"]
     assert native["kernels.fingerprint"] == avx2["kernels.fingerprint"]
     assert comparison(native, avx2)[0] is True
 
@@ -81,8 +90,10 @@ def test_native_switch_gives_other_bits_and_fingerprint(probes: dict[str, dict[s
     native, switch = probes["avx2_machine"], probes["switch"]
     assert switch["kernels.pinned"] == "false" and switch["kernels.aten"] == "AVX512"
     assert switch["bits"] != native["bits"]
+    assert switch["exp"] != native["exp"], "numpy's AVX-512 exp loop gives other bits than its AVX2 one"
     exact, why = comparison(native, switch)
     assert exact is False and "aten: AVX2 -> AVX512" in why and "pinned: true -> false" in why
+    assert "AVX512F" in why, "numpy_simd names the AVX-512 loops"
 
 
 def test_comparison_rules() -> None:
@@ -94,3 +105,9 @@ def test_comparison_rules() -> None:
     assert "no kernel fingerprint" in comparison({"device": "cpu"}, fp)[1]
     exact, why = comparison(fp, {**fp, "kernels.fingerprint": "0" * 32, "kernels.torch": "2.14.0"})
     assert not exact and "torch: - -> 2.14.0" in why
+
+
+def test_readme_names_every_pinned_variable() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for var in kernels.PINNED:
+        assert (var.removesuffix("NUM_THREADS") if var.endswith("_NUM_THREADS") else f"`{var}") in readme, var
