@@ -183,7 +183,10 @@ def fit(
     ``cfg.seed + rank``.
     """
     if not len(train_ds) or not len(val_ds):
-        raise ValueError(f"empty dataset: {len(train_ds)} train, {len(val_ds)} val items")
+        raise ValueError(
+            f"empty dataset: {len(train_ds)} train, {len(val_ds)} val items; both need clips: add data, or "
+            "change the split (val fraction) or the window so that each side keeps some"
+        )
     device, own_group = ddp.init(resolve_device(cfg.device))
     try:
         return _fit(model, train_ds, val_ds, cfg, on_epoch, device)

@@ -54,15 +54,12 @@ def batch_proba(model: nn.Module, kind: Kind, batch: np.ndarray) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
-def validation_open_set(params: OpenSetParams | None, model: nn.Module, val_ds: Dataset, key: str) -> OpenSet | None:
+def validation_open_set(params: OpenSetParams | None, model: nn.Module, val_ds: Dataset) -> OpenSet | None:
     """The open-set decision of trained ``model``, calibrated on the ``max_prob`` scores of the
-    validation windows ``val_ds`` (None: no ``params`` or its score off). ``key`` names the setting in errors."""
+    validation windows ``val_ds`` (None: no ``params`` or its score off; :func:`fit` refuses an
+    empty ``val_ds`` before training)."""
     if params is None or params.score is None:
         return None
-    if not len(val_ds):  # type: ignore[arg-type]  # map-style datasets have a length
-        raise ValueError(
-            f"{key}: no validation windows to calibrate the threshold on; add val clips to the split or set {key} empty"
-        )
     scores = max_prob_score(predict_proba(model, val_ds, device="cpu"))
     return from_scores(params, scores, f"max_prob of {len(scores)} validation windows")
 
@@ -138,7 +135,7 @@ def train_and_log(
             }
         )
         model = model.cpu().eval()
-        unknown = validation_open_set(open_set, model, val_ds, f"{name}.open_set.score")
+        unknown = validation_open_set(open_set, model, val_ds)
         tracking.log_open_set(unknown)
         full = ModelManifest(
             **manifest,

@@ -60,7 +60,7 @@ def manifest(model: LandmarkTCN, **extra: object) -> ModelManifest:
 def test_a_tcn_calibrated_on_validation_rejects_an_out_of_set_motion(tmp_path: Path) -> None:
     val = in_set(2, 20)
     model = trained_tcn(in_set(1, 30), val, epochs=30)
-    open_set = validation_open_set(OpenSetParams(score="max_prob", quantile=0.1), model, val, "tcn.open_set.score")
+    open_set = validation_open_set(OpenSetParams(score="max_prob", quantile=0.1), model, val)
     assert open_set is not None and open_set.score == "max_prob" and open_set.quantile == 0.1
     assert open_set.calibrated_on == "max_prob of 60 validation windows"
     assert open_set.threshold == threshold(max_prob_score(predict_proba(model, val)), 0.1)  # the val windows'
@@ -75,14 +75,13 @@ def test_a_tcn_calibrated_on_validation_rejects_an_out_of_set_motion(tmp_path: P
         assert pred.unknown(pred.predict_proba([window(rng, moving) for _ in range(10)])).all()
 
 
-def test_no_validation_windows_fail_naming_the_key_and_score_off_calibrates_nothing() -> None:
+def test_no_validation_windows_fail_before_training_and_score_off_calibrates_nothing() -> None:
     model = LandmarkTCN(N_FEATURES, len(LABELS), channels=8, levels=2, kernel=3)
-    empty = TensorDataset(torch.empty(0, WINDOW, N_FEATURES))
-    with pytest.raises(
-        ValueError, match=r"^lstm\.open_set\.score: no validation windows.*set lstm\.open_set\.score empty$"
-    ):
-        validation_open_set(OpenSetParams(score="max_prob", quantile=0.05), model, empty, "lstm.open_set.score")
-    assert validation_open_set(OpenSetParams(score=None, quantile=0.05), model, empty, "lstm.open_set.score") is None
+    train = TensorDataset(torch.zeros(4, WINDOW, N_FEATURES), torch.zeros(4, dtype=torch.long))
+    empty = TensorDataset(torch.empty(0, WINDOW, N_FEATURES), torch.empty(0, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"^empty dataset: 4 train, 0 val items; .*change the split"):
+        fit(model, train, empty, cfg(epochs=1))
+    assert validation_open_set(OpenSetParams(score=None, quantile=0.05), model, empty) is None
 
 
 @pytest.fixture
@@ -129,6 +128,6 @@ def test_train_and_log_writes_and_records_the_decision_only_when_on(
     if score is None:
         assert written is None and "open_set.threshold" not in run.data.metrics
         return
-    assert written == validation_open_set(spec, model, val, "tcn.open_set.score")  # the trained model's val windows
+    assert written == validation_open_set(spec, model, val)  # the trained model's val windows
     assert written is not None and written.calibrated_on == "max_prob of 15 validation windows"
     assert run.data.metrics["open_set.threshold"] == written.threshold
