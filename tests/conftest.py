@@ -68,34 +68,69 @@ def worktree_state(root: Path) -> dict[str, str]:
     return state
 
 
-_WORKTREE_AT_START: dict[str, str] = {}
+_WORKTREE_AT_START: list[dict[str, str]] = []  # the controller's, once it started
+# Users of the memoised pipeline runs (tests.pipeline.shared_runs): one xdist group, so that each
+# run is made once, on one worker.
+SHARED_RUN_FIXTURES = {"run_a", "run_b", "trained_demo"}
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Note the working tree before any test runs (a developer's own edits are not the tests')."""
-    _WORKTREE_AT_START.update(worktree_state(REPO))
+    if not _is_worker(session.config):
+        _WORKTREE_AT_START.append(worktree_state(REPO))
 
 
-@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After every test (on all workers): ``git status`` of the checkout, ignored paths included,
+    is what it was at the start, else the session fails: the tests write only to temporary folders."""
+    if _is_worker(session.config) or not _WORKTREE_AT_START:
+        return
+    start, now = _WORKTREE_AT_START[0], worktree_state(REPO)
+    changed = [
+        f"  {p}: {start.get(p, 'absent')} -> {now.get(p, 'absent')}"
+        for p in sorted(start.keys() | now.keys())
+        if start.get(p) != now.get(p)
+    ]
+    if changed:
+        print("\nFAILED: tests wrote into the checkout (path: before -> after):\n" + "\n".join(changed))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _uses_shared_runs(module: object, items: list[pytest.Item]) -> bool:
+    return any(SHARED_RUN_FIXTURES & set(item.fixturenames) for item in items) or any(
+        getattr(v, "__name__", None) == "tests.pipeline.shared_runs" for v in vars(module).values()
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``last`` run after every other test of the session."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
-
-
-@pytest.fixture(scope="session")
-def worktree_at_start() -> dict[str, str]:
-    """:func:`worktree_state` of the repository when the test session started."""
-    return dict(_WORKTREE_AT_START)
+    """Groups for ``pytest -n N --dist loadgroup`` (make test): a test file runs on one worker
+    (its module fixtures are made once), and every user of the shared pipeline runs on the same one."""
+    by_module: dict[object, list[pytest.Item]] = {}
+    for item in items:
+        by_module.setdefault(getattr(item, "module", None), []).append(item)
+    for module, members in by_module.items():
+        shared = module is not None and _uses_shared_runs(module, members)
+        for item in members:
+            item.add_marker(pytest.mark.xdist_group("shared_runs" if shared else item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _extraction_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Per-clip extraction results go to one cache of this session (shared by its pipeline copies),
-    never to the checkout's ``.cache/actionrec`` (unless ``ACTIONREC_CACHE_DIR`` names one)."""
+    """Per-clip extraction results go to one cache of this session (shared by its pipeline copies
+    and its xdist workers: entries are written atomically), never to the checkout's
+    ``.cache/actionrec`` (unless ``ACTIONREC_CACHE_DIR`` names one)."""
     if "ACTIONREC_CACHE_DIR" in os.environ:
         yield
         return
-    os.environ["ACTIONREC_CACHE_DIR"] = str(tmp_path_factory.mktemp("extraction-cache"))
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "extraction-cache"
+    cache.mkdir(exist_ok=True)
+    os.environ["ACTIONREC_CACHE_DIR"] = str(cache)
     try:
         yield
     finally:

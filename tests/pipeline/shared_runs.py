@@ -1,8 +1,8 @@
 """Pipeline runs shared by the lineage tiers (determinism, reproduce, experiments, retrain, MLflow UI).
 
 Each run is made once per test session and memoised here (every user imports this module, so
-pytest's per-module fixture copies do not multiply the expensive ``dvc repro``), then never
-changed: tests that change things work in a :func:`workspace` cloned from a run.
+pytest's per-module fixture copies do not multiply the expensive ``dvc repro``; under xdist,
+tests/conftest.py puts every user on one worker), then never changed: tests that change things work in a :func:`workspace` cloned from a run.
 
 A run is a fresh copy of the repository with the demo data and smaller training budgets
 (:data:`TEST_PARAMS`: the code paths are the same, the epochs fewer) and no dvc.lock (a new
