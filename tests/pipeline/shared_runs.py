@@ -2,7 +2,8 @@
 
 Each run is made once per test session and memoised here (every user imports this module, so
 pytest's per-module fixture copies do not multiply the expensive ``dvc repro``; under xdist,
-tests/conftest.py puts every user on one worker), then never changed: tests that change things work in a :func:`workspace` cloned from a run.
+tests/conftest.py puts every user on one worker), then never changed: tests that change things
+work in a :func:`workspace` cloned from a run.
 
 A run is a fresh copy of the repository with the demo data and smaller training budgets
 (:data:`TEST_PARAMS`: the code paths are the same, the epochs fewer) and no dvc.lock (a new
