@@ -15,12 +15,13 @@ from actionrec.config.params import Params
 from actionrec.config.stage import StageError, run_stage
 from actionrec.data.landmarks import DataError
 from actionrec.data.videoset import list_clips
+from actionrec.extraction.cache import Kind
 from actionrec.extraction.run import run_extraction
 
-KINDS = {"landmarks": "extract_landmarks", "clips": "extract_clips"}
+KINDS: dict[Kind, str] = {"landmarks": "extract_landmarks", "clips": "extract_clips"}
 
 
-def stage(kind: str):
+def stage(kind: Kind):
     """The stage body for ``kind`` ('landmarks' or 'clips')."""
 
     @run_stage(KINDS[kind])

@@ -157,8 +157,8 @@ def _val_rows(train: list[Recording], params: SplitParams, seed: int, method: st
                 _row(rec, "train", 0, cut - params.purge_frames, method),
                 _row(rec, "val", cut, len(rec), method),
             ]
-    for r in rows:
-        r["method"] = method
+    for row in rows:
+        row["method"] = method
     return rows
 
 

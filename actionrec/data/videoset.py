@@ -45,11 +45,10 @@ def import_ucf101(src: Path, splits: Path | None, dest: Path, classes: list[str]
             if clip.suffix.lower() in VIDEO_SUFFIXES:
                 shutil.copy2(clip, dest / cls / clip.name)
                 copied.add(f"{cls}/{clip.name}")
-    for name in SPLIT_FILES if splits is not None else ():
-        path = splits / name
-        if path.is_file():
-            wanted = set(classes) if name == "classInd.txt" else copied
-            keep = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and _listed(ln.strip()) in wanted]
-            (dest / name).write_text("\n".join(keep) + "\n")
+    split_lists = [splits / name for name in SPLIT_FILES] if splits is not None else []
+    for path in (p for p in split_lists if p.is_file()):
+        wanted = set(classes) if path.name == "classInd.txt" else copied
+        keep = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and _listed(ln.strip()) in wanted]
+        (dest / path.name).write_text("\n".join(keep) + "\n")
     log.info("imported %d clips of %d classes into %s", len(copied), len(classes), dest)
     return len(copied)

@@ -56,6 +56,7 @@ def extract_video_landmarks(path: Path, params: ExtractParams, holistic: Any) ->
     """
     holistic.reset()
     if params.sampling == "uniform":
+        assert params.max_frames is not None  # ExtractParams refuses uniform sampling without it
         frames = iter_indexed_frames(path, sample_indices(count_frames(path), params.max_frames))
     else:
         frames = iter_frames(path, stride=params.stride, max_frames=params.max_frames)
@@ -107,12 +108,14 @@ class ClipWorker:
 
     @classmethod
     def create(cls, kind: Kind, params_json: str) -> ClipWorker:
-        params = (ExtractParams if kind == "landmarks" else ClipParams).model_validate_json(params_json)
-        return cls(kind, params, make_holistic(params) if kind == "landmarks" else None)
+        if kind == "landmarks":
+            params = ExtractParams.model_validate_json(params_json)
+            return cls(kind, params, make_holistic(params))
+        return cls(kind, ClipParams.model_validate_json(params_json))
 
     def entry(self, path: Path) -> dict[str, np.ndarray]:
         """The cache entry of one clip (any executor)."""
-        if self.kind == "landmarks":
+        if isinstance(self.params, ExtractParams):  # kind "landmarks"
             return _landmark_entry(path, self.params, self.holistic)
         return _clip_entry(path, self.params)
 

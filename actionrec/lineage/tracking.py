@@ -102,7 +102,7 @@ def training_dataset(tags: dict[str, str], name: str) -> Any:
     hashes = {p: h for p, h in (json.loads(deps) if deps.startswith("{") else {}).items() if p.startswith("data/")}
     hashes = hashes or {k: v for k, v in tags.items() if k.startswith("input.")}  # outside DVC: file hashes
     digest = hashlib.md5(json.dumps([name, hashes], sort_keys=True).encode()).hexdigest()
-    return MetaDataset(CodeDatasetSource(tags=hashes), name=name, digest=digest)
+    return MetaDataset(CodeDatasetSource(tags=hashes), name=name, digest=digest)  # type: ignore[abstract]  # profile: None
 
 
 def log_open_set(open_set: OpenSet | None) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -111,7 +113,7 @@ class ConvLSTMClassifier(nn.Module):
         if self.motion:
             x = torch.cat([x, torch.cat([torch.zeros_like(x[:, :1]), x.diff(dim=1)], dim=1)], dim=2)
         for n, cell in enumerate(self.cells, start=1):
-            x = cell.sequence(x)
+            x = cast(ConvLSTMCell, cell).sequence(x)
             if n % self.pool_every == 0:
                 x = F.max_pool2d(x.flatten(0, 1), 2, ceil_mode=True).unflatten(0, x.shape[:2])
             x = self.dropout(x)

@@ -32,6 +32,13 @@ class Predictor:
         return self.manifest.features
 
     @property
+    def window(self) -> int:
+        """Frames per window of a sequence model (:class:`ModelManifest` requires one there)."""
+        if self.manifest.window is None:
+            raise ValueError(f"model {self.manifest.name!r}: its manifest has no window; retrain it")
+        return self.manifest.window
+
+    @property
     def is_sklearn(self) -> bool:
         return self.manifest.format == "skops"
 
@@ -55,7 +62,7 @@ class Predictor:
             from actionrec.core.features import pad_windows
             from actionrec.models.classical import predict_proba
 
-            x = pad_windows(inputs, int(self.manifest.window)) if self.kind == "sequence" else inputs
+            x = pad_windows(inputs, self.window) if self.kind == "sequence" else inputs
             proba = predict_proba(self.model, x)
             full = np.zeros((len(proba), len(self.labels)), dtype=np.float64)
             full[:, self.model.classes_.astype(int)] = proba
@@ -64,8 +71,9 @@ class Predictor:
         from actionrec.models.torch_io import predict_proba as torch_proba
 
         zeros = np.zeros(len(inputs), dtype=np.int64)
+        dataset: SequenceDataset | ClipDataset
         if self.kind == "sequence":
-            dataset = SequenceDataset(list(inputs), zeros, int(self.manifest.window))
+            dataset = SequenceDataset(list(inputs), zeros, self.window)
         else:
             dataset = ClipDataset(np.asarray(inputs), zeros)
         return torch_proba(self.model, dataset, device="cpu", batch_size=64)

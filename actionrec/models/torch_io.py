@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -54,7 +54,7 @@ class SequenceDataset(Dataset):
     which the sequence models mask out.
     """
 
-    def __init__(self, sequences: Sequence[np.ndarray], labels: Sequence[int], window: int):
+    def __init__(self, sequences: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray, window: int):
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
         if len(sequences) != len(labels):
@@ -62,9 +62,10 @@ class SequenceDataset(Dataset):
         if not len(sequences):
             raise ValueError("no sequences given")
         widths = {s.shape[1] if s.ndim == 2 else None for s in sequences}
-        if len(widths) != 1 or None in widths:
-            raise ValueError(f"sequences must all be 2-D (T, F) with one F, got F in {widths}")
-        self.x = np.zeros((len(sequences), window, widths.pop()), dtype=np.float32)
+        width = widths.pop() if len(widths) == 1 else None
+        if width is None:
+            raise ValueError(f"sequences must all be 2-D (T, F) with one F, got F in {widths or {None}}")
+        self.x = np.zeros((len(sequences), window, width), dtype=np.float32)
         self.lengths = np.zeros(len(sequences), dtype=np.int64)
         for i, seq in enumerate(sequences):
             if not len(seq):
@@ -87,6 +88,11 @@ class SequenceDataset(Dataset):
         return torch.from_numpy(self.x[i]), int(self.lengths[i]), int(self.y[i])
 
 
+def _open_clips(path: Path) -> np.ndarray:
+    """The clips of a ``.npy`` file, memory-mapped read-only."""
+    return np.load(path, mmap_mode="r")
+
+
 class ClipDataset(Dataset):
     """uint8 frame clips ``(N, T, H, W, C)`` from an array, a memmap or a ``.npy`` path.
 
@@ -96,9 +102,9 @@ class ClipDataset(Dataset):
     cache still holds them), so the resident set does not grow with the data set over an epoch.
     """
 
-    def __init__(self, clips: str | os.PathLike[str] | np.ndarray, labels: Sequence[int]):
+    def __init__(self, clips: str | os.PathLike[str] | np.ndarray, labels: Sequence[int] | np.ndarray):
         self._path = None if isinstance(clips, np.ndarray) else Path(clips)
-        self._clips = clips if self._path is None else self._open()
+        self._clips: np.ndarray = clips if isinstance(clips, np.ndarray) else _open_clips(Path(clips))
         if self._clips.dtype != np.uint8 or self._clips.ndim != 5:
             raise ValueError(
                 f"clips must be uint8 (N, T, H, W, C), got {self._clips.dtype} "
@@ -107,9 +113,6 @@ class ClipDataset(Dataset):
         if len(self._clips) != len(labels):
             raise ValueError(f"{len(self._clips)} clips but {len(labels)} labels")
         self.y = np.asarray(labels, dtype=np.int64)
-
-    def _open(self) -> np.ndarray:
-        return np.load(self._path, mmap_mode="r")
 
     def __getstate__(self) -> dict[str, Any]:
         # A memmap would be pickled as a full in-memory copy: workers reopen the file instead.
@@ -121,7 +124,7 @@ class ClipDataset(Dataset):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self._path is not None:
-            self._clips = self._open()
+            self._clips = _open_clips(self._path)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -129,11 +132,14 @@ class ClipDataset(Dataset):
     def _release(self, i: int) -> None:
         """Drop clip ``i``'s mapped pages from this process's resident set (only for a ``.npy``
         path, which this class maps read-only itself; never for an array it was handed)."""
-        mm = getattr(self._clips, "_mmap", None) if self._path is not None else None
-        if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+        clips = self._clips
+        if self._path is None or not isinstance(clips, np.memmap) or not hasattr(mmap, "MADV_DONTNEED"):
             return
-        size = self._clips.strides[0]
-        start = self._clips.offset % mmap.ALLOCATIONGRANULARITY + i * size  # numpy maps from a
+        mm = getattr(clips, "_mmap", None)
+        if mm is None:
+            return
+        size = clips.strides[0]
+        start = clips.offset % mmap.ALLOCATIONGRANULARITY + i * size  # numpy maps from a
         lo = start - start % mmap.PAGESIZE  # granularity-aligned offset before the array
         mm.madvise(mmap.MADV_DONTNEED, lo, min(len(mm), start + size) - lo)
 
@@ -191,7 +197,7 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
     """``{"arch": ..., "hparams": ...}`` for a manifest, enough for :func:`build_model`."""
     for arch, cls in ARCHITECTURES.items():
         if type(model) is cls:
-            return {"arch": arch, "hparams": dict(model.hparams)}
+            return {"arch": arch, "hparams": dict(cast(Mapping[str, Any], model.hparams))}
     raise TypeError(f"{type(model).__name__} is not one of {sorted(ARCHITECTURES)}")
 
 

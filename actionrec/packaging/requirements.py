@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import cast
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -67,7 +68,7 @@ def direct_requirements(files: Sequence[Path]) -> tuple[str, ...]:
 def requirement_closure(direct: tuple[str, ...]) -> dict[str, str]:
     """Installed version of every distribution ``direct`` needs, transitively (extras excluded;
     without torch's CUDA packages: the bundle takes torch's CPU build, see requirements_txt)."""
-    env = {**default_environment(), "extra": ""}
+    env = {**cast(dict[str, str], default_environment()), "extra": ""}
     pins: dict[str, str] = {}
     todo = list(direct)
     while todo:

@@ -69,6 +69,11 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
     torch.backends.cudnn.benchmark = not deterministic
 
 
+def dataset_size(ds: Dataset) -> int:
+    """The item count of a map-style dataset (torch's ``Dataset`` type declares no ``__len__``)."""
+    return len(ds)  # type: ignore[arg-type]
+
+
 def make_loader(
     ds: Dataset,
     batch_size: int,
@@ -84,11 +89,11 @@ def make_loader(
     step, the same samples as one process with batch N x B. ``shard`` (no seed): this rank's
     every ``world_size``-th item, unpadded, in order (evaluation)."""
     generator = None if seed is None else torch.Generator().manual_seed(seed)
-    sampler = None
+    sampler: Iterable[int] | None = None
     if seed is not None:
         sampler = DistributedSampler(ds, num_replicas=ddp.world_size(), rank=ddp.rank(), shuffle=True, seed=seed)
     elif shard and ddp.world_size() > 1:
-        sampler = range(ddp.rank(), len(ds), ddp.world_size())
+        sampler = range(ddp.rank(), dataset_size(ds), ddp.world_size())
     return DataLoader(
         ds,
         batch_size=batch_size,
@@ -143,7 +148,7 @@ def _run_epoch(
             with precision.autocast():
                 logits = model(*inputs)
                 loss = F.cross_entropy(logits, y)
-            if training:
+            if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 precision.scaler.scale(loss).backward()
                 precision.scaler.step(optimizer)
@@ -182,9 +187,10 @@ def fit(
     ``on_epoch`` and the log lines run on rank 0 only. Each rank's dropout is seeded with
     ``cfg.seed + rank``.
     """
-    if not len(train_ds) or not len(val_ds):
+    n_train, n_val = dataset_size(train_ds), dataset_size(val_ds)
+    if not n_train or not n_val:
         raise ValueError(
-            f"empty dataset: {len(train_ds)} train, {len(val_ds)} val items; both need clips: add data, or "
+            f"empty dataset: {n_train} train, {n_val} val items; both need clips: add data, or "
             "change the split (val fraction) or the window so that each side keeps some"
         )
     device, own_group = ddp.init(resolve_device(cfg.device))
@@ -213,6 +219,8 @@ def _fit(
     precision = _Precision(device, cfg.amp)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_loader = make_loader(train_ds, cfg.batch_size, device, cfg.num_workers, seed=cfg.seed)
+    epoch_sampler = train_loader.sampler
+    assert isinstance(epoch_sampler, DistributedSampler)  # make_loader's, with a seed
     val_loader = make_loader(val_ds, cfg.batch_size, device, cfg.num_workers, shard=True)
     if main:
         log.info(
@@ -221,8 +229,8 @@ def _fit(
             device,
             precision.enabled,
             ddp.world_size(),
-            len(train_ds),
-            len(val_ds),
+            dataset_size(train_ds),
+            dataset_size(val_ds),
         )
 
     history: list[dict[str, float]] = []
@@ -230,7 +238,7 @@ def _fit(
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         desc = f"epoch {epoch}/{cfg.epochs}"
-        train_loader.sampler.set_epoch(epoch - 1)
+        epoch_sampler.set_epoch(epoch - 1)
         if hasattr(train_ds, "set_epoch"):  # augmented datasets draw each epoch's transforms afresh
             train_ds.set_epoch(epoch - 1)
         train_loss, train_acc = _run_epoch(net, train_loader, device, precision, optimizer, desc)
@@ -245,7 +253,7 @@ def _fit(
             "val_loss": val_loss,
             "val_acc": val_acc,
             "seconds": time.perf_counter() - start,
-            "samples_per_s": len(train_ds) / train_s,
+            "samples_per_s": dataset_size(train_ds) / train_s,
         }
         history.append(row)
         if main:

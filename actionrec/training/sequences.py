@@ -41,7 +41,7 @@ def window_datasets(
         if not seqs:
             raise StageError(f"{paths.SPLIT}: no {subset} windows for {section}")
         encoded = labels.encode(names, str(paths.SPLIT))
-        data[subset] = SequenceDataset(seqs, encoded, p.window)  # type: ignore[arg-type]  # ndarray of ints
+        data[subset] = SequenceDataset(seqs, encoded, p.window)
         if subset == "train":
             train_frames = torch.as_tensor(np.concatenate(seqs))
     return data, train_frames

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -26,14 +27,14 @@ from actionrec.models.openset_decision import from_scores
 from actionrec.models.torch_io import load_checkpoint, model_spec, predict_proba, save_checkpoint
 from actionrec.training import ddp
 from actionrec.training.curves import plot_history
-from actionrec.training.loop import fit, resolve_device
+from actionrec.training.loop import dataset_size, fit, resolve_device
 
 WALL_CLOCK = ("seconds", "samples_per_s")  # history columns logged to MLflow only
 
 PIP = ("torch", "numpy")
 
 
-class _Wrapped(mlflow.pyfunc.PythonModel):
+class _Wrapped(PythonModel):
     """pyfunc wrapper: float32 array in (sequence windows or clips), class probabilities out."""
 
     def load_context(self, context: Any) -> None:
@@ -62,6 +63,11 @@ def validation_open_set(params: OpenSetParams | None, model: nn.Module, val_ds: 
         return None
     scores = max_prob_score(predict_proba(model, val_ds, device="cpu"))
     return from_scores(params, scores, f"max_prob of {len(scores)} validation windows")
+
+
+def _log_epoch(row: dict[str, float]) -> None:
+    """One row of the training history as MLflow metrics at step ``epoch``."""
+    mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
 
 def train_and_log(
@@ -110,16 +116,8 @@ def train_and_log(
     with mlflow.start_run(run_name=name, tags=tags) as run:
         mlflow.log_params(flatten(params))
         mlflow.log_input(tracking.training_dataset(tags, f"train_{manifest['kind']}s"), context="training")
-        mlflow.log_metrics({"train_samples": len(train_ds), "val_samples": len(val_ds)})
-        result = fit(
-            model,
-            train_ds,
-            val_ds,
-            cfg,
-            on_epoch=lambda row: mlflow.log_metrics(
-                {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])
-            ),
-        )
+        mlflow.log_metrics({"train_samples": dataset_size(train_ds), "val_samples": dataset_size(val_ds)})
+        result = fit(model, train_ds, val_ds, cfg, on_epoch=_log_epoch)
         history = pd.DataFrame(result.history)
         # the curves file is git-tracked: only what training decides, not the machine's wall clock
         write_text(curves_csv, history.drop(columns=list(WALL_CLOCK)).to_csv(index=False))

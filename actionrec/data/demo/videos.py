@@ -99,8 +99,8 @@ def _motion(label: str, style: _ClipStyle, t: float, fig_w: float, fig_h: float)
     a = style.amplitude
     if label == "Nod":
         squeeze = 0.5 * a * fig_w * osc  # top corners move in (pitch away) or out (towards)
-        src = np.float32([[0, 0], [fig_w, 0], [fig_w, fig_h], [0, fig_h]])
-        dst = np.float32([[squeeze, 0], [fig_w - squeeze, 0], [fig_w, fig_h], [0, fig_h]])
+        src = np.array([[0, 0], [fig_w, 0], [fig_w, fig_h], [0, fig_h]], dtype=np.float32)
+        dst = np.array([[squeeze, 0], [fig_w - squeeze, 0], [fig_w, fig_h], [0, fig_h]], dtype=np.float32)
         return _translation(0, a * fig_h * osc) @ cv2.getPerspectiveTransform(src, dst)
     if label == "Shake":
         return _translation(a * fig_w * osc, 0)
