@@ -62,7 +62,7 @@ retrain: setup  ## CI retraining: dvc pull -> dvc repro -> quality gate -> dvc p
 	bash scripts/retrain.sh
 
 test: setup browser postgres lint  ## the code checks, then every test tier (unit, slow, pipeline, realdata without the video pipelines, gpu: skipped where unavailable)
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25
+	$(PY) -m pytest -q -n 2 --durations=25
 
 lint: setup  ## ruff (lint + format), mypy, the layer contract (lint-imports) and the generated DVC code deps
 	ruff check .

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
@@ -69,9 +70,8 @@ def worktree_state(root: Path) -> dict[str, str]:
 
 
 _WORKTREE_AT_START: list[dict[str, str]] = []  # the controller's, once it started
-# Users of the memoised pipeline runs (tests.pipeline.shared_runs): one xdist group, so that each
-# run is made once, on one worker.
-SHARED_RUN_FIXTURES = {"run_a", "run_b", "trained_demo"}
+# A test file that uses the memoised pipeline runs (tests.pipeline.shared_runs) by fixture or call.
+SHARED_RUN_USE = re.compile(r"\btrained_demo\b|\bshared_runs\.run_[ab]\b")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -100,23 +100,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def _uses_shared_runs(module: object, items: list[pytest.Item]) -> bool:
-    return any(SHARED_RUN_FIXTURES & set(item.fixturenames) for item in items) or any(
-        getattr(v, "__name__", None) == "tests.pipeline.shared_runs" for v in vars(module).values()
-    )
+def work_unit(nodeid: str) -> str:
+    """What ``make test``'s xdist workers take as one unit: a test file (its module fixtures are
+    made once), except that every file using the shared pipeline runs is one unit, so that each
+    run is made once, on one worker."""
+    file = nodeid.split("::", 1)[0]
+    path = REPO / file
+    return "shared pipeline runs" if path.is_file() and SHARED_RUN_USE.search(path.read_text()) else file
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for ``pytest -n N --dist loadgroup`` (make test): a test file runs on one worker
-    (its module fixtures are made once), and every user of the shared pipeline runs on the same one."""
-    by_module: dict[object, list[pytest.Item]] = {}
-    for item in items:
-        by_module.setdefault(getattr(item, "module", None), []).append(item)
-    for module, members in by_module.items():
-        shared = module is not None and _uses_shared_runs(module, members)
-        for item in members:
-            item.add_marker(pytest.mark.xdist_group("shared_runs" if shared else item.nodeid.split("::")[0]))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under ``pytest -n N``: xdist's scope scheduler with :func:`work_unit` as the scope."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class _Units(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return _Units(config, log)  # type: ignore[arg-type]  # xdist's Producer
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,7 +21,7 @@ def test_probe():
 """
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2", "--dist", "loadgroup"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 @pytest.mark.parametrize("write", [True, False])
 def test_a_session_that_writes_into_the_checkout_fails(tmp_path: Path, write: bool, xdist: list[str]) -> None:
     checkout = tmp_path / "checkout"
