@@ -4,6 +4,7 @@ check that the tests leave the working tree as they found it."""
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import re
@@ -105,8 +106,15 @@ def work_unit(nodeid: str) -> str:
     made once), except that every file using the shared pipeline runs is one unit, so that each
     run is made once, on one worker."""
     file = nodeid.split("::", 1)[0]
+    return "shared pipeline runs" if _uses_shared_runs(file) else file
+
+
+@functools.cache
+def _uses_shared_runs(file: str) -> bool:
+    """Whether the test file ``file`` (relative to the repository) uses the shared pipeline runs;
+    read once per file, not once per test."""
     path = REPO / file
-    return "shared pipeline runs" if path.is_file() and SHARED_RUN_USE.search(path.read_text()) else file
+    return path.is_file() and SHARED_RUN_USE.search(path.read_text()) is not None
 
 
 @pytest.hookimpl(optionalhook=True)
